@@ -1,0 +1,52 @@
+"""Settings of SPEC §2, read from the environment or `.env` (see .env.example)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+from core.db import DEFAULT_DATABASE_URL
+
+TELEGRAM_OFFICIAL_API = "https://api.telegram.org"
+VK_OFFICIAL_API = "https://api.vk.ru/method/"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_api_url: str = TELEGRAM_OFFICIAL_API
+    vk_group_token: SecretStr = SecretStr("")
+    vk_group_id: str = ""
+    vk_api_url: str = VK_OFFICIAL_API
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str = ""
+    notify_interval_seconds: int = Field(300, ge=1)
+    timezone: str = "Europe/Moscow"
+    # "123, vk:456, telegram:789": a bare id is allowed on every platform.
+    admin_ids: Annotated[list[str], NoDecode] = []
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def vk_enabled(self) -> bool:
+        return bool(self.vk_group_token.get_secret_value() and self.vk_group_id)
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return str(user_id) in self.admin_ids or f"{platform}:{user_id}" in self.admin_ids
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

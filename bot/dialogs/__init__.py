@@ -1,0 +1,1 @@
+"""The conversations, once for every platform. Entry point: `Dialogs.handle`."""

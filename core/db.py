@@ -1,0 +1,96 @@
+"""Engine, sessions and units of work, for SQLite (embedded) and PostgreSQL.
+
+Writers that touch money must be serialised per certificate. PostgreSQL
+does it with `SELECT … FOR UPDATE` (see `lock`); SQLite ignores FOR UPDATE,
+so there every write transaction starts with BEGIN IMMEDIATE, taking the
+database's write lock before the first read of a balance.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql import Select
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
+
+T = TypeVar("T")
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": 60})
+        engine = create_async_engine(url, **kwargs)
+        _serialise_sqlite_writers(engine)
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_async_engine(url, **kwargs)
+
+
+def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # pragma: no cover - e.g. in-memory databases
+            pass
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """One per process: the engine and the two kinds of unit of work."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        self.engine = make_engine(url, **engine_kwargs)
+        self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            self.engine.execution_options(write=True), expire_on_commit=False)
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that commits on success and writes nothing on error."""
+        async with self._writer() as session:
+            async with session.begin():
+                yield session
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session:
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def lock(stmt: Select[Any]) -> Select[Any]:
+    """Row lock for PostgreSQL; on SQLite the write transaction already holds
+    the database lock (BEGIN IMMEDIATE) and FOR UPDATE compiles to nothing."""
+    return stmt.with_for_update()

@@ -1,0 +1,311 @@
+"""The database schema of the domain (SQLAlchemy 2 declarative).
+
+Money is integer kopecks, hours are integer hours, both in `amount` columns
+next to a `unit`. Balances are never stored: they are sums over the
+append-only ledger (`LedgerEntry`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as the value string (portable, readable in psql/sqlite3).
+    return Enum(cls, name=name, native_enum=False, length=32,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class Unit(str, enum.Enum):
+    RUB = "rub"      # amounts in kopecks
+    HOURS = "hours"  # amounts in whole hours
+
+
+class CertificateStatus(str, enum.Enum):
+    UNCONFIRMED = "unconfirmed"  # «не подтверждён»
+    REGISTERED = "registered"    # «учёт»: free municipal programs
+    FUNDED = "funded"            # «с номиналом»: may pay for certified programs
+
+
+class LedgerKind(str, enum.Enum):
+    CREDIT = "credit"
+    RESERVE = "reserve"
+    SETTLE = "settle"
+    REFUND = "refund"
+    EXPIRE = "expire"
+
+
+class Funding(str, enum.Enum):
+    CERTIFICATE = "certificate"  # «возможна оплата сертификатом»
+    MUNICIPAL = "municipal"      # free, needs a certificate of status «учёт» or higher
+    PAID = "paid"                # the parent pays the provider
+
+
+class ProviderKind(str, enum.Enum):
+    MUNICIPAL = "municipal"
+    PRIVATE = "private"
+    IP = "ip"
+
+
+class Category(str, enum.Enum):
+    TECHNICAL = "technical"        # техническая
+    SCIENCE = "science"            # естественнонаучная
+    SPORT = "sport"                # физкультурно-спортивная
+    ART = "art"                    # художественная
+    TOURISM = "tourism"            # туристско-краеведческая
+    SOCIAL = "social"              # социально-гуманитарная
+
+
+class EnrollmentStatus(str, enum.Enum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
+class WaitlistStatus(str, enum.Enum):
+    WAITING = "waiting"
+    OFFERED = "offered"      # a seat freed; the parent is to be told
+    ENROLLED = "enrolled"
+    WITHDRAWN = "withdrawn"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Municipality(Base):
+    __tablename__ = "municipalities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+
+
+class Nominal(Base):
+    """The certificate's yearly amount in one municipality, in rubles or hours."""
+    __tablename__ = "nominals"
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "year"),
+        CheckConstraint("amount > 0", name="positive"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[Unit] = mapped_column(_enum(Unit, "unit"))
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+
+class Parent(Base):
+    """A messenger user. Nothing about them is stored before consent, but this row."""
+    __tablename__ = "parents"
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))      # telegram | vk | console
+    external_id: Mapped[str] = mapped_column(String(64))
+    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the platform says the parent blocked the bot (Telegram 403, VK 901).
+    unreachable_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Child(Base):
+    __tablename__ = "children"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), index=True)
+    # Personal data: emptied by /forget, the row (and the ledger behind it) stays.
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    snils: Mapped[str | None] = mapped_column(String(11), unique=True)
+    snils_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+    certificate: Mapped["Certificate | None"] = relationship(back_populates="child", lazy="selectin")
+
+
+class Certificate(Base):
+    """One per child, ever; a 10-digit registry number; valid until the 18th birthday."""
+    __tablename__ = "certificates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(10), unique=True)
+    status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus, "certificate_status"))
+    # The unit of the money on it (set when a nominal is credited).
+    unit: Mapped[Unit | None] = mapped_column(_enum(Unit, "unit"))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    valid_until: Mapped[dt.date] = mapped_column(Date)   # the day before the 18th birthday
+    child: Mapped[Child] = relationship(back_populates="certificate", lazy="joined")
+
+
+class LedgerEntry(Base):
+    """Append-only. available = credit − reserve + refund − expire;
+    reserved = reserve − settle − refund; spent = settle."""
+    __tablename__ = "ledger_entries"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        # One reservation, one settlement and one refund per enrollment month.
+        Index("uq_ledger_enrollment_month", "kind", "enrollment_id", "year", "month",
+              unique=True, sqlite_where=text("enrollment_id IS NOT NULL"),
+              postgresql_where=text("enrollment_id IS NOT NULL")),
+        # One credit and one expiry per certificate year.
+        Index("uq_ledger_certificate_year", "kind", "certificate_id", "year",
+              unique=True, sqlite_where=text("enrollment_id IS NULL"),
+              postgresql_where=text("enrollment_id IS NULL")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificates.id"), index=True)
+    kind: Mapped[LedgerKind] = mapped_column(_enum(LedgerKind, "ledger_kind"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    unit: Mapped[Unit] = mapped_column(_enum(Unit, "unit"))
+    year: Mapped[int] = mapped_column(Integer)
+    month: Mapped[int | None] = mapped_column(Integer)   # the month a reservation pays for
+    enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    provider: Mapped[str] = mapped_column(String(300))
+    provider_kind: Mapped[ProviderKind] = mapped_column(_enum(ProviderKind, "provider_kind"))
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"), index=True)
+    category: Mapped[Category] = mapped_column(_enum(Category, "category"), index=True)
+    age_min: Mapped[int] = mapped_column(Integer)
+    age_max: Mapped[int] = mapped_column(Integer)
+    price_per_month: Mapped[int | None] = mapped_column(BigInteger)   # kopecks
+    hours_per_month: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    address: Mapped[str] = mapped_column(Text, default="")
+    schedule: Mapped[str] = mapped_column(Text, default="")
+    seats: Mapped[int] = mapped_column(Integer)
+    funding: Mapped[Funding] = mapped_column(_enum(Funding, "funding"), index=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # Normalised, stemmed words of title/provider/description/address for search.
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        Index("uq_enrollment_active", "child_id", "program_id", unique=True,
+              sqlite_where=text("status = 'active'"), postgresql_where=text("status = 'active'")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    status: Mapped[EnrollmentStatus] = mapped_column(_enum(EnrollmentStatus, "enrollment_status"))
+    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    child: Mapped[Child] = relationship(lazy="joined")
+    program: Mapped[Program] = relationship(lazy="joined")
+
+
+class Charge(Base):
+    """What one enrollment costs in one certificate year, and who pays it:
+    the certificate covers `covered`, the parent co-pays `copay`."""
+    __tablename__ = "charges"
+    __table_args__ = (UniqueConstraint("enrollment_id", "year"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[Unit] = mapped_column(_enum(Unit, "unit"))
+    months: Mapped[int] = mapped_column(Integer)
+    cost: Mapped[int] = mapped_column(BigInteger)
+    covered: Mapped[int] = mapped_column(BigInteger)
+    copay: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Set once the parent has been told of a co-payment found at year rollover.
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WaitlistEntry(Base):
+    __tablename__ = "waitlist_entries"
+    __table_args__ = (
+        Index("uq_waitlist_open", "program_id", "child_id", unique=True,
+              sqlite_where=text("status IN ('waiting', 'offered')"),
+              postgresql_where=text("status IN ('waiting', 'offered')")),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    status: Mapped[WaitlistStatus] = mapped_column(_enum(WaitlistStatus, "waitlist_status"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    program: Mapped[Program] = relationship(lazy="joined")
+    child: Mapped[Child] = relationship(lazy="joined")
+
+
+class Subscription(Base):
+    """New-program alerts. No categories = all categories."""
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), index=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
+    age: Mapped[int | None] = mapped_column(Integer)
+    certificate_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    municipality: Mapped[Municipality] = relationship(lazy="joined")
+    categories: Mapped[list["SubscriptionCategory"]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan")
+
+
+class SubscriptionCategory(Base):
+    __tablename__ = "subscription_categories"
+    subscription_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriptions.id", ondelete="CASCADE"), primary_key=True)
+    category: Mapped[Category] = mapped_column(_enum(Category, "category"), primary_key=True)
+
+
+class JobRun(Base):
+    """A calendar job's done period ("2026-11", "2027"): running it again changes nothing."""
+    __tablename__ = "job_runs"
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    done_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DialogState(Base):
+    """Where each (platform, user) stands in a conversation; survives restarts."""
+    __tablename__ = "dialog_states"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,86 @@
+"""Shared fixtures: a clock standing on a chosen day, and fresh databases.
+
+`db` is a SQLite file per test; `pg_db` is PostgreSQL on the machine, in a
+schema of its own per test (so parallel runs never share tables); `any_db`
+runs a test on both. PostgreSQL tests skip only when the server is not
+reachable, and .ci/run fails the build if that happens.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+
+import pytest
+
+from core.clock import FixedClock
+from core.db import Database
+from core.models import Base
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 21, 12, 0))
+
+
+async def _sqlite_db(tmp_path) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path}/test.sqlite3")
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    return database
+
+
+async def _pg_db() -> tuple[Database, str]:
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    raw = PG_URL.replace("postgresql+asyncpg", "postgresql")
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(raw), timeout=5)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    database = Database(PG_URL, connect_args={"server_settings": {"search_path": schema}})
+    async with database.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    return database, schema
+
+
+async def _drop_pg_schema(schema: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"))
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await conn.close()
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await _sqlite_db(tmp_path)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def pg_db():
+    database, schema = await _pg_db()
+    yield database
+    await database.dispose()
+    await _drop_pg_schema(schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def any_db(request, tmp_path):
+    if request.param == "sqlite":
+        database = await _sqlite_db(tmp_path)
+        yield database
+        await database.dispose()
+    else:
+        database, schema = await _pg_db()
+        yield database
+        await database.dispose()
+        await _drop_pg_schema(schema)
