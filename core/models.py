@@ -27,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +40,26 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes stored as UTC on every backend (SQLite would drop the zone)."""
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: object) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -131,11 +152,11 @@ class Parent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform: Mapped[str] = mapped_column(String(16))      # telegram | vk | console
     external_id: Mapped[str] = mapped_column(String(64))
-    consent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    forgotten_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Set when the platform says the parent blocked the bot (Telegram 403, VK 901).
-    unreachable_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Child(Base):
@@ -148,8 +169,8 @@ class Child(Base):
     snils: Mapped[str | None] = mapped_column(String(11), unique=True)
     snils_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    forgotten_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     municipality: Mapped[Municipality] = relationship(lazy="joined")
     certificate: Mapped["Certificate | None"] = relationship(back_populates="child", lazy="selectin")
 
@@ -163,7 +184,7 @@ class Certificate(Base):
     status: Mapped[CertificateStatus] = mapped_column(_enum(CertificateStatus, "certificate_status"))
     # The unit of the money on it (set when a nominal is credited).
     unit: Mapped[Unit | None] = mapped_column(_enum(Unit, "unit"))
-    issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[dt.date] = mapped_column(Date)   # the day before the 18th birthday
     child: Mapped[Child] = relationship(back_populates="certificate", lazy="joined")
 
@@ -191,7 +212,7 @@ class LedgerEntry(Base):
     year: Mapped[int] = mapped_column(Integer)
     month: Mapped[int | None] = mapped_column(Integer)   # the month a reservation pays for
     enrollment_id: Mapped[int | None] = mapped_column(ForeignKey("enrollments.id"), index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class Program(Base):
@@ -216,8 +237,8 @@ class Program(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     # Normalised, stemmed words of title/provider/description/address for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
-    published_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     municipality: Mapped[Municipality] = relationship(lazy="joined")
 
 
@@ -231,8 +252,8 @@ class Enrollment(Base):
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     status: Mapped[EnrollmentStatus] = mapped_column(_enum(EnrollmentStatus, "enrollment_status"))
-    enrolled_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    enrolled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     child: Mapped[Child] = relationship(lazy="joined")
     program: Mapped[Program] = relationship(lazy="joined")
 
@@ -250,9 +271,9 @@ class Charge(Base):
     cost: Mapped[int] = mapped_column(BigInteger)
     covered: Mapped[int] = mapped_column(BigInteger)
     copay: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # Set once the parent has been told of a co-payment found at year rollover.
-    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class WaitlistEntry(Base):
@@ -266,9 +287,9 @@ class WaitlistEntry(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
     status: Mapped[WaitlistStatus] = mapped_column(_enum(WaitlistStatus, "waitlist_status"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    offered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    notified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     program: Mapped[Program] = relationship(lazy="joined")
     child: Mapped[Child] = relationship(lazy="joined")
 
@@ -281,7 +302,7 @@ class Subscription(Base):
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
     age: Mapped[int | None] = mapped_column(Integer)
     certificate_only: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     municipality: Mapped[Municipality] = relationship(lazy="joined")
     categories: Mapped[list["SubscriptionCategory"]] = relationship(
         lazy="selectin", cascade="all, delete-orphan")
@@ -299,7 +320,7 @@ class JobRun(Base):
     __tablename__ = "job_runs"
     job: Mapped[str] = mapped_column(String(32), primary_key=True)
     period: Mapped[str] = mapped_column(String(16), primary_key=True)
-    done_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
 class DialogState(Base):
@@ -308,4 +329,4 @@ class DialogState(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict] = mapped_column(JSON, default=dict)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

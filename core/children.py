@@ -1,0 +1,110 @@
+"""Children: who may hold a certificate (ages 5 to the day before 18), and their data."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import municipalities
+from core.clock import Clock
+from core.errors import DomainError, NotFound
+from core.models import Child, Parent
+from core.parents import require_consent
+from core.snils import checksum_applies, normalize_snils
+
+MIN_AGE = 5
+MAX_AGE = 17  # the certificate ends the day before the 18th birthday
+_NAME_PART = re.compile(r"^[A-Za-zА-Яа-яЁё]+(?:[-'’][A-Za-zА-Яа-яЁё]+)*\.?$")
+_DATE = re.compile(r"^\s*(\d{1,2})[.\-/ ](\d{1,2})[.\-/ ](\d{4})\s*$")
+
+
+def age_on(birth_date: dt.date, day: dt.date) -> int:
+    """Full years on `day` (a child born on 29 February ages on 1 March in other years)."""
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+def eighteenth_birthday(birth_date: dt.date) -> dt.date:
+    try:
+        return birth_date.replace(year=birth_date.year + 18)
+    except ValueError:  # 29 February
+        return dt.date(birth_date.year + 18, 3, 1)
+
+
+def certificate_valid_until(birth_date: dt.date) -> dt.date:
+    return eighteenth_birthday(birth_date) - dt.timedelta(days=1)
+
+
+def validate_full_name(raw: str) -> str:
+    """ФИО: two to four words of letters (hyphens allowed), 5–150 characters."""
+    name = " ".join((raw or "").split())
+    parts = name.split(" ")
+    if not (5 <= len(name) <= 150) or not (2 <= len(parts) <= 4) \
+            or not all(_NAME_PART.match(part) for part in parts):
+        raise DomainError("name_invalid")
+    return " ".join(part[:1].upper() + part[1:] for part in parts)
+
+
+def parse_birth_date(raw: str, clock: Clock) -> dt.date:
+    """ДД.ММ.ГГГГ (also D.M.YYYY, with dashes, slashes or spaces)."""
+    match = _DATE.match(raw or "")
+    if not match:
+        raise DomainError("date_format")
+    day, month, year = (int(group) for group in match.groups())
+    try:
+        birth_date = dt.date(year, month, day)
+    except ValueError:
+        raise DomainError("date_invalid", text=(raw or "")[:20]) from None
+    if birth_date > clock.today():
+        raise DomainError("date_in_future")
+    if birth_date.year < 1900:
+        raise DomainError("date_invalid", text=(raw or "")[:20])
+    return birth_date
+
+
+def check_age(birth_date: dt.date, clock: Clock, day: dt.date | None = None) -> int:
+    age = age_on(birth_date, day or clock.today())
+    if not MIN_AGE <= age <= MAX_AGE:
+        raise DomainError("age_out_of_range", age=age, min=MIN_AGE, max=MAX_AGE)
+    return age
+
+
+async def register_child(session: AsyncSession, parent: Parent | None, *, full_name: str,
+                         birth_date: dt.date, snils: str, municipality_id: int, clock: Clock) -> Child:
+    """Register a child; validates everything before writing anything."""
+    parent = require_consent(parent)
+    name = validate_full_name(full_name)
+    check_age(birth_date, clock)
+    digits = normalize_snils(snils)
+    await municipalities.get(session, municipality_id)
+    taken = (await session.execute(select(Child.id).where(Child.snils == digits))).first()
+    if taken is not None:
+        raise DomainError("snils_taken")
+    child = Child(parent_id=parent.id, full_name=name, birth_date=birth_date, snils=digits,
+                  # The registry confirms a SNILS whose checksum verifies; the
+                  # old exempt numbers need a visit to an organisation.
+                  snils_confirmed=checksum_applies(digits), municipality_id=municipality_id,
+                  created_at=clock.now())
+    session.add(child)
+    await session.flush()
+    return child
+
+
+async def list_children(session: AsyncSession, parent: Parent | None) -> list[Child]:
+    if parent is None:
+        return []
+    stmt = (select(Child).where(Child.parent_id == parent.id, Child.forgotten_at.is_(None))
+            .order_by(Child.id))
+    return list((await session.execute(stmt)).scalars())
+
+
+async def get_child(session: AsyncSession, parent: Parent | None, child_id: int) -> Child:
+    """The parent's own child; anybody else's is "not found" (never shown, never touched)."""
+    child = await session.get(Child, child_id)
+    if parent is None or child is None or child.parent_id != parent.id or child.forgotten_at is not None:
+        raise NotFound("child", child_id=child_id)
+    return child
