@@ -1,0 +1,412 @@
+"""Program import (SPEC §2): CSV or JSON, all or nothing, upsert by external_id.
+
+Every row is checked before anything is written; one bad row rejects the
+whole file with every problem listed by line. A good file is written in a
+single transaction with bulk statements. Rubles become kopecks through
+Decimal (a float never touches money).
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from core.catalog import parse_category, parse_funding, parse_provider_kind
+from core.clock import Clock
+from core.db import Database
+from core.errors import DomainError
+from core.models import Funding, Program
+from core.municipalities import clean_name, get_or_create
+from core.search_text import program_search_text
+
+COLUMNS = (
+    "external_id", "title", "provider", "provider_kind", "municipality", "category",
+    "age_min", "age_max", "price_per_month", "hours_per_month", "start_date", "end_date",
+    "address", "schedule", "seats", "funding", "description",
+)
+REQUIRED = frozenset({
+    "external_id", "title", "provider", "provider_kind", "municipality", "category",
+    "age_min", "age_max", "start_date", "end_date", "seats", "funding",
+})
+AGE_MIN, AGE_MAX = 5, 18
+MAX_PRICE_RUBLES = Decimal(10_000_000)
+MAX_HOURS = 744          # hours in a month
+MAX_SEATS = 100_000
+MAX_PROBLEMS = 1000      # a hopeless file need not list a million lines
+CHUNK = 500
+# The columns that make a program (compared to tell "updated" from "unchanged").
+_FIELDS = (
+    "title", "provider", "provider_kind", "municipality_id", "category", "age_min", "age_max",
+    "price_per_month", "hours_per_month", "start_date", "end_date", "address", "schedule",
+    "seats", "funding", "description", "search_text",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int      # 1-based; 0 = the file as a whole
+    reason: str
+
+
+class ImportRejected(Exception):
+    """The file was refused; nothing was written."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s): " + "; ".join(
+            f"line {p.line}: {p.reason}" for p in problems[:5]))
+        self.problems = problems
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+# --- reading files ----------------------------------------------------------
+
+def read_file(path: str | Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """Rows (as dicts) and the line each starts on; raises ImportRejected."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportRejected([Problem(0, f"cannot read file: {exc.strerror or exc}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ImportRejected([Problem(line, "the file is not UTF-8 text")]) from None
+    if path.suffix.lower() == ".json" or (path.suffix.lower() != ".csv" and text.lstrip().startswith("[")):
+        return parse_json(text)
+    return parse_csv(text)
+
+
+def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ImportRejected([Problem(1, f"unreadable header: {exc}")]) from None
+    if not header or not any(cell.strip() for cell in header):
+        raise ImportRejected([Problem(1, "the file is empty (a header row is needed)")])
+    names = [cell.strip().lower() for cell in header]
+    problems = [Problem(1, f"missing column {name}") for name in COLUMNS if name not in names]
+    problems += [Problem(1, f"unknown column '{name}'") for name in names if name not in COLUMNS]
+    problems += [Problem(1, f"column {name} appears twice") for i, name in enumerate(names)
+                 if name in names[:i]]
+    if problems:
+        raise ImportRejected(problems)
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    bad: list[Problem] = []
+    previous_end = reader.line_num
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise ImportRejected(bad + [Problem(previous_end + 1, f"unreadable CSV: {exc}")]) from None
+        start, previous_end = previous_end + 1, reader.line_num
+        if not cells or not any(cell.strip() for cell in cells):
+            continue  # blank lines are allowed between rows
+        if len(cells) != len(names):
+            bad.append(Problem(start, f"{len(cells)} fields, expected {len(names)}"))
+            continue
+        rows.append(dict(zip(names, cells)))
+        lines.append(start)
+    if bad:
+        # Rows with a wrong field count are reported with the others' problems.
+        _, others = _validate_all(rows, lines)
+        raise ImportRejected(sorted(bad + others, key=lambda p: p.line))
+    return rows, lines
+
+
+def parse_json(text: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """A list of objects; each object's line is where its `{` stands."""
+    decoder = json.JSONDecoder(parse_float=Decimal)
+
+    def line_of(index: int) -> int:
+        return text.count("\n", 0, index) + 1
+
+    def skip(index: int) -> int:
+        while index < len(text) and text[index] in " \t\r\n\ufeff":
+            index += 1
+        return index
+
+    index = skip(0)
+    if index >= len(text) or text[index] != "[":
+        raise ImportRejected([Problem(line_of(index), "the JSON must be a list of objects")])
+    index = skip(index + 1)
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    problems: list[Problem] = []
+    if index < len(text) and text[index] == "]":
+        return rows, lines
+    while True:
+        start = index
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError as exc:
+            raise ImportRejected(problems + [Problem(exc.lineno, f"invalid JSON: {exc.msg}")]) from None
+        if isinstance(value, dict):
+            rows.append(value)
+            lines.append(line_of(start))
+        else:
+            problems.append(Problem(line_of(start), "expected an object {...}"))
+        index = skip(index)
+        if index < len(text) and text[index] == ",":
+            index = skip(index + 1)
+            continue
+        if index < len(text) and text[index] == "]":
+            if skip(index + 1) != len(text):
+                problems.append(Problem(line_of(skip(index + 1)), "text after the end of the list"))
+            break
+        raise ImportRejected(problems + [Problem(line_of(index), "invalid JSON: expected ',' or ']'")])
+    if problems:
+        _, others = _validate_all(rows, lines)
+        raise ImportRejected(sorted(problems + others, key=lambda p: p.line))
+    return rows, lines
+
+
+# --- checking rows ----------------------------------------------------------
+
+class _Bad(Exception):
+    pass
+
+
+def _text(row: dict[str, Any], key: str, limit: int, required: bool) -> str:
+    value = row.get(key)
+    if value is None:
+        value = ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise _Bad(f"{key} must be text")
+    value = str(value).strip()
+    if required and not value:
+        raise _Bad(f"{key} is empty")
+    if len(value) > limit:
+        raise _Bad(f"{key} is longer than {limit} characters")
+    return value
+
+
+def _int(row: dict[str, Any], key: str, required: bool) -> int | None:
+    value = row.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise _Bad(f"{key} is empty")
+        return None
+    if isinstance(value, bool):
+        raise _Bad(f"{key} {value!r} is not a whole number")
+    if isinstance(value, int):
+        return value
+    raw = str(value).strip()
+    try:
+        number = Decimal(raw)
+    except InvalidOperation:
+        raise _Bad(f"{key} '{raw}' is not a whole number") from None
+    if not number.is_finite() or number != number.to_integral_value():
+        raise _Bad(f"{key} '{raw}' is not a whole number")
+    return int(number)
+
+
+def rubles_to_kopecks(value: Any, key: str = "price_per_month") -> int | None:
+    """'1500', '1 500,50', 1500.5 (as Decimal) → kopecks; None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
+        raise _Bad(f"{key} {value!r} is not a number")
+    raw = str(value).strip()
+    cleaned = raw.replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        raise _Bad(f"{key} '{raw}' is not a number") from None
+    if not number.is_finite():
+        raise _Bad(f"{key} '{raw}' is not a number")
+    if number < 0:
+        raise _Bad(f"{key} {raw} is negative")
+    if number > MAX_PRICE_RUBLES:
+        raise _Bad(f"{key} {raw} is too large")
+    if number.as_tuple().exponent < -2 and number != number.quantize(Decimal("0.01")):
+        raise _Bad(f"{key} '{raw}' has more than two decimals")
+    return int(number * 100)
+
+
+def _date(row: dict[str, Any], key: str) -> dt.date:
+    value = row.get(key)
+    raw = "" if value is None else str(value).strip()
+    if not raw:
+        raise _Bad(f"{key} is empty")
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise _Bad(f"{key} '{raw[:30]}' is not a date YYYY-MM-DD") from None
+
+
+def _coded(parser: Any, row: dict[str, Any], key: str) -> Any:
+    value = row.get(key)
+    try:
+        return parser(value if value is not None else "")
+    except DomainError:
+        raise _Bad(f"unknown {key} '{'' if value is None else str(value)[:50]}'") from None
+
+
+def validate_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One row's program fields (municipality by name), or _Bad with every
+    problem of the row joined by '; '."""
+    problems: list[str] = []
+    out: dict[str, Any] = {}
+
+    def take(key: str, fn: Any) -> None:
+        try:
+            out[key] = fn()
+        except _Bad as exc:
+            problems.append(str(exc))
+
+    missing = [key for key in COLUMNS if key not in row and key in REQUIRED]
+    for key in missing:
+        problems.append(f"missing field {key}")
+    unknown = [key for key in row if key not in COLUMNS]
+    for key in unknown:
+        problems.append(f"unknown field '{str(key)[:40]}'")
+    take("external_id", lambda: _text(row, "external_id", 100, True))
+    take("title", lambda: _text(row, "title", 300, True))
+    take("provider", lambda: _text(row, "provider", 300, True))
+    take("provider_kind", lambda: _coded(parse_provider_kind, row, "provider_kind"))
+    take("municipality", lambda: _municipality(row))
+    take("category", lambda: _coded(parse_category, row, "category"))
+    take("age_min", lambda: _int(row, "age_min", True))
+    take("age_max", lambda: _int(row, "age_max", True))
+    take("price_per_month", lambda: rubles_to_kopecks(row.get("price_per_month")))
+    take("hours_per_month", lambda: _int(row, "hours_per_month", False))
+    take("start_date", lambda: _date(row, "start_date"))
+    take("end_date", lambda: _date(row, "end_date"))
+    take("address", lambda: _text(row, "address", 1000, False))
+    take("schedule", lambda: _text(row, "schedule", 1000, False))
+    take("seats", lambda: _int(row, "seats", True))
+    take("funding", lambda: _coded(parse_funding, row, "funding"))
+    take("description", lambda: _text(row, "description", 10000, False))
+
+    for key in ("age_min", "age_max"):
+        age = out.get(key)
+        if age is not None and age < AGE_MIN:
+            problems.append(f"{key} {age} is below {AGE_MIN}")
+        elif age is not None and age > AGE_MAX:
+            problems.append(f"{key} {age} is above {AGE_MAX}")
+    if out.get("age_min") is not None and out.get("age_max") is not None and out["age_min"] > out["age_max"]:
+        problems.append(f"age_min {out['age_min']} is above age_max {out['age_max']}")
+    hours = out.get("hours_per_month")
+    if hours is not None and hours < 0:
+        problems.append(f"hours_per_month {hours} is negative")
+    elif hours is not None and hours > MAX_HOURS:
+        problems.append(f"hours_per_month {hours} is more than a month has")
+    seats = out.get("seats")
+    if seats is not None and seats < 0:
+        problems.append(f"seats {seats} is negative")
+    elif seats is not None and seats > MAX_SEATS:
+        problems.append(f"seats {seats} is too many")
+    if out.get("start_date") and out.get("end_date") and out["end_date"] < out["start_date"]:
+        problems.append("end_date before start_date")
+    if (out.get("funding") == Funding.CERTIFICATE and "price_per_month" in out and "hours_per_month" in out
+            and not out["price_per_month"] and not out["hours_per_month"]):
+        problems.append("a certificate-funded program needs price_per_month or hours_per_month")
+    if problems:
+        raise _Bad("; ".join(problems))
+    return out
+
+
+def _municipality(row: dict[str, Any]) -> str:
+    raw = _text(row, "municipality", 200, True)
+    try:
+        return clean_name(raw)
+    except DomainError:
+        raise _Bad("municipality is not a valid name") from None
+
+
+def _validate_all(rows: list[dict[str, Any]], lines: list[int]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    valid: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    for row, line in zip(rows, lines):
+        try:
+            clean = validate_row(row)
+        except _Bad as exc:
+            problems.append(Problem(line, str(exc)))
+            continue
+        external_id = clean["external_id"]
+        if external_id in first_line:
+            problems.append(Problem(line, f"duplicate external_id '{external_id}' (also on line {first_line[external_id]})"))
+            continue
+        first_line[external_id] = line
+        valid.append(clean)
+    return valid, problems[:MAX_PROBLEMS]
+
+
+# --- writing ----------------------------------------------------------------
+
+async def import_file(db: Database, path: str | Path, clock: Clock) -> ImportReport:
+    rows, lines = read_file(path)
+    return await import_rows(db, rows, clock, source_lines=lines)
+
+
+async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
+                      source_lines: list[int] | None = None) -> ImportReport:
+    """Check every row, then upsert all of them in one transaction (or none)."""
+    if not isinstance(rows, list):
+        raise ImportRejected([Problem(0, "the rows must be a list of objects")])
+    lines = source_lines if source_lines is not None else list(range(1, len(rows) + 1))
+    if len(lines) != len(rows):
+        raise ValueError("source_lines must have one line per row")
+    not_objects = [Problem(line, "expected an object {...}")
+                   for row, line in zip(rows, lines) if not isinstance(row, dict)]
+    if not_objects:
+        raise ImportRejected(not_objects)
+    valid, problems = _validate_all(rows, lines)
+    if problems:
+        raise ImportRejected(problems)
+    now = clock.now()
+    report = ImportReport()
+    async with db.write() as session:
+        municipality_ids: dict[str, int] = {}
+        for name in sorted({row["municipality"] for row in valid}):
+            municipality_ids[name] = (await get_or_create(session, name)).id
+        for row in valid:
+            row["municipality_id"] = municipality_ids[row.pop("municipality")]
+            row["search_text"] = program_search_text(
+                row["title"], row["provider"], row["description"], row["address"])
+        columns = [getattr(Program, name) for name in ("id", "external_id", *_FIELDS)]
+        existing: dict[str, Any] = {}
+        for start in range(0, len(valid), CHUNK):
+            ids = [row["external_id"] for row in valid[start:start + CHUNK]]
+            for found in await session.execute(select(*columns).where(Program.external_id.in_(ids))):
+                existing[found.external_id] = found
+        to_insert: list[dict[str, Any]] = []
+        to_update: list[dict[str, Any]] = []
+        for row in valid:
+            old = existing.get(row["external_id"])
+            if old is None:
+                to_insert.append({**row, "published_at": now, "updated_at": now})
+            elif all(getattr(old, name) == row[name] for name in _FIELDS):
+                report.unchanged += 1
+            else:
+                to_update.append({**{k: v for k, v in row.items() if k != "external_id"},
+                                  "id": old.id, "updated_at": now})
+        for start in range(0, len(to_insert), CHUNK):
+            await session.execute(insert(Program), to_insert[start:start + CHUNK])
+        for start in range(0, len(to_update), CHUNK):
+            # ORM bulk UPDATE by primary key (executemany).
+            await session.execute(update(Program), to_update[start:start + CHUNK])
+        report.created = len(to_insert)
+        report.updated = len(to_update)
+    return report

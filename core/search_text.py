@@ -1,0 +1,58 @@
+"""Search text: Russian words reduced to stems, the same way on every database.
+
+SQLite's lower() does not fold Cyrillic and PostgreSQL's depends on the
+collation, so the database never folds anything: a program's words are
+case-folded, ё→е, stemmed (Snowball, Russian) here and stored in
+Program.search_text as " stem stem … " (a space before every stem). A query
+word then matches the start of a stored word with `LIKE '% stem%'`.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+# Letters and digits; underscores and punctuation separate words (and so can
+# never reach a LIKE pattern, where `_` and `%` would be wildcards).
+_WORD = re.compile(r"[^\W_]+")
+_STEMMER = snowballstemmer.stemmer("russian")
+# A query is a handful of words; more is a paste, not a search.
+MAX_QUERY_TERMS = 8
+
+
+def words(text: str) -> list[str]:
+    """Case-folded words with ё written as е."""
+    return _WORD.findall(text.casefold().replace("ё", "е"))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    return _STEMMER.stemWord(word)
+
+
+def normalise(text: str) -> list[str]:
+    return [stem(word) for word in words(text)]
+
+
+def program_search_text(title: str, provider: str, description: str, address: str) -> str:
+    """The stored form: every distinct stem once, each preceded by a space."""
+    seen: dict[str, None] = {}
+    for part in (title, provider, description, address):
+        for term in normalise(part or ""):
+            seen.setdefault(term, None)
+    return "".join(f" {term}" for term in seen) + " " if seen else ""
+
+
+def query_terms(text: str) -> list[str]:
+    """Distinct stems of the parent's search words, at most MAX_QUERY_TERMS."""
+    seen: dict[str, None] = {}
+    for term in normalise(text or ""):
+        if term:
+            seen.setdefault(term, None)
+    return list(seen)[:MAX_QUERY_TERMS]
+
+
+def like_pattern(term: str) -> str:
+    """The LIKE pattern matching `term` at the start of a stored word."""
+    return f"% {term}%"
