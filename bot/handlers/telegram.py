@@ -1,0 +1,352 @@
+"""Telegram adapter: updates → dialog inputs, screens → messages with inline keyboards.
+
+Nothing here knows what a certificate is. A text message becomes
+`Input.from_text`, a button press `Input.press(callback_data)`; the dialog's
+`Reply` comes back as messages: on a press the first screen replaces the
+message the button was on, the rest are new messages.
+
+Polling is our own loop rather than `Dispatcher.start_polling`: aiogram's
+loop confirms an update before handling it, so a crash loses it. Ours
+confirms a batch only after it was handled (a crash means redelivery, never
+loss), handles one parent's updates in order and different parents'
+concurrently, and stops as soon as `stop` is set.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramConflictError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
+from aiogram.methods import GetUpdates
+from aiogram.types import (
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+
+from bot.config import TELEGRAM_OFFICIAL_API
+from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
+from bot.dialogs.screen import Input, Reply, Screen
+from bot.runtime import AppContext
+
+log = logging.getLogger("bot.telegram")
+
+PLATFORM = "telegram"
+MAX_TEXT = 4096
+MAX_CALLBACK_DATA = 64
+POLL_TIMEOUT = 10          # seconds a getUpdates long poll may wait
+BACKOFF = (0.5, 1, 2, 5, 10)
+
+router = Router(name="telegram")
+
+
+# --- rendering: Screen → Telegram ------------------------------------------
+def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
+    if not screen.rows:
+        return None
+    rows = []
+    for row in screen.rows:
+        buttons = []
+        for button in row:
+            if len(button.action.encode()) > MAX_CALLBACK_DATA:  # Button already refuses > 60
+                raise ValueError(f"callback_data over {MAX_CALLBACK_DATA} bytes")
+            buttons.append(InlineKeyboardButton(text=button.label, callback_data=button.action))
+        rows.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Parts of at most `limit` characters, cut at line ends where possible."""
+    if not text.strip():
+        text = "…"  # Telegram refuses an empty message
+    parts: list[str] = []
+    current = ""
+    for line in text.splitlines(keepends=True):
+        while len(line) > limit:  # a single line longer than a message: cut it hard
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        if len(current) + len(line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current:
+        parts.append(current)
+    cleaned = [part.rstrip("\n") for part in parts]
+    return [part for part in cleaned if part.strip()] or ["…"]
+
+
+def render(screen: Screen) -> list[tuple[str, InlineKeyboardMarkup | None]]:
+    """The messages for one screen; the keyboard rides on the last one."""
+    parts = split_text(screen.text)
+    markup = keyboard(screen)
+    return [(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
+
+
+async def send_screen(bot: Bot, chat_id: int, screen: Screen) -> None:
+    for text, markup in render(screen):
+        await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+
+
+async def replace_screen(bot: Bot, message: Message, screen: Screen) -> None:
+    """Show `screen` in place of `message` (the one whose button was pressed)."""
+    parts = render(screen)
+    first_text, first_markup = parts[0]
+    try:
+        await bot.edit_message_text(chat_id=message.chat.id, message_id=message.message_id,
+                                    text=first_text, reply_markup=first_markup)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in exc.message:
+            # Too old, deleted, not text…: the parent still gets the screen.
+            log.info("edit failed (%s), sending a new message instead", _short(exc))
+            await bot.send_message(chat_id=message.chat.id, text=first_text, reply_markup=first_markup)
+    for text, markup in parts[1:]:
+        await bot.send_message(chat_id=message.chat.id, text=text, reply_markup=markup)
+
+
+def _short(exc: Exception) -> str:
+    # Telegram's descriptions carry no personal data; keep them short anyway.
+    return f"{type(exc).__name__}: {str(exc)[:120]}"
+
+
+def _error_screen() -> Screen:
+    from bot.dialogs import texts
+
+    return Screen(getattr(texts, "INTERNAL_ERROR", None) or getattr(texts, "ERROR", None)
+                  or "Что-то пошло не так. Попробуйте ещё раз или наберите /start.")
+
+
+async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:
+    try:
+        return await dialogs.handle(PLATFORM, str(user_id), inp)
+    except Exception as exc:  # noqa: BLE001 - no stack trace ever reaches the chat
+        log.error("dialog failed on a %s input: %s", inp.kind, type(exc).__name__,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
+        return Reply(screens=[_error_screen()])
+
+
+# --- handlers ----------------------------------------------------------------
+@router.message(F.from_user)
+async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
+    assert message.from_user is not None
+    raw = message.text if message.text is not None else (message.caption or "")
+    reply = await _ask(dialogs, message.from_user.id, Input.from_text(raw))
+    for screen in reply.screens:
+        await send_screen(bot, message.chat.id, screen)
+
+
+@router.callback_query()
+async def on_callback(callback: CallbackQuery, bot: Bot, dialogs: Any) -> None:
+    notice: str | None = None
+    try:
+        reply = await _ask(dialogs, callback.from_user.id, Input.press(callback.data or ""))
+        notice = reply.notice
+        screens = list(reply.screens)
+        message = callback.message if isinstance(callback.message, Message) else None
+        if screens and message is not None:
+            await replace_screen(bot, message, screens.pop(0))
+        for screen in screens:
+            await send_screen(bot, callback.from_user.id, screen)
+    finally:
+        # Always answered, so the button stops spinning even if sending failed.
+        try:
+            await bot.answer_callback_query(callback.id, text=(notice or None) and notice[:200])
+        except TelegramAPIError as exc:
+            log.info("answerCallbackQuery failed: %s", _short(exc))
+
+
+# --- alerts: the Sender of bot/delivery.py ----------------------------------
+class TelegramSender:
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, user_id: str, screen: Screen) -> None:
+        try:
+            await send_screen(self.bot, int(user_id), screen)
+        except TelegramRetryAfter as exc:
+            raise RetryLater(exc.retry_after) from None
+        except TelegramForbiddenError:
+            raise Blocked(f"telegram user {user_id} blocked the bot") from None
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            raise TransientError(_short(exc)) from None
+        except TelegramBadRequest as exc:
+            if "chat not found" in exc.message or "user is deactivated" in exc.message:
+                raise Blocked(_short(exc)) from None
+            raise DeliveryError(_short(exc)) from None
+        except TelegramAPIError as exc:
+            raise DeliveryError(_short(exc)) from None
+        except (OSError, asyncio.TimeoutError) as exc:
+            raise TransientError(type(exc).__name__) from None
+
+
+def make_bot(ctx: AppContext) -> Bot:
+    settings = ctx.settings
+    url = settings.telegram_api_url.rstrip("/")
+    session = AiohttpSession()
+    if url and url != TELEGRAM_OFFICIAL_API:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(url))
+    return Bot(token=settings.telegram_bot_token.get_secret_value(), session=session)
+
+
+def make_sender(ctx: AppContext) -> TelegramSender:
+    return TelegramSender(make_bot(ctx))
+
+
+def make_dispatcher(dialogs: Any) -> Dispatcher:
+    dispatcher = Dispatcher()
+    dispatcher["dialogs"] = dialogs
+    # The router is module-level; a second dispatcher (tests) gets a fresh copy of it.
+    dispatcher.include_router(router if router.parent_router is None else _fresh_router())
+    return dispatcher
+
+
+def _fresh_router() -> Router:
+    fresh = Router(name="telegram")
+    fresh.message.register(on_message, F.from_user)
+    fresh.callback_query.register(on_callback)
+    return fresh
+
+
+# --- serving -------------------------------------------------------------------
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except asyncio.TimeoutError:
+        pass
+
+
+async def _until_stopped(stop: asyncio.Event, coro: Any) -> tuple[bool, Any]:
+    """Run `coro` unless `stop` comes first: (finished, result)."""
+    task = asyncio.ensure_future(coro)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task in done:
+        return True, task.result()
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # noqa: BLE001 - cancelled on purpose
+        pass
+    return False, None
+
+
+async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
+    """Drop a webhook and publish the command menu, retrying while Telegram is unreachable."""
+    from bot.dialogs.engine import command_menu
+
+    commands = [BotCommand(command=name, description=description) for name, description in command_menu()]
+    attempt = 0
+    while not stop.is_set():
+        try:
+            finished, _ = await _until_stopped(stop, _setup_calls(bot, commands))
+            return finished
+        except TelegramUnauthorizedError:
+            raise RuntimeError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)") from None
+        except (TelegramAPIError, OSError, asyncio.TimeoutError) as exc:
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            attempt += 1
+            log.warning("Telegram setup failed (%s); retrying in %ss", _short(exc), delay)
+            await _wait(stop, delay)
+    return False
+
+
+async def _setup_calls(bot: Bot, commands: list[BotCommand]) -> None:
+    await bot.delete_webhook(drop_pending_updates=False)
+    await bot.set_my_commands(commands)
+
+
+def _user_of(update: Update) -> int:
+    for event in (update.message, update.callback_query, update.edited_message):
+        if event is not None and event.from_user is not None:
+            return event.from_user.id
+    return 0
+
+
+async def handle_batch(dispatcher: Dispatcher, bot: Bot, updates: list[Update]) -> None:
+    """Each parent's updates in order; different parents side by side."""
+    by_user: dict[int, list[Update]] = defaultdict(list)
+    for update in updates:
+        by_user[_user_of(update)].append(update)
+
+    async def one_parent(queue: list[Update]) -> None:
+        for update in queue:
+            try:
+                await dispatcher.feed_update(bot, update)
+            except Exception as exc:  # noqa: BLE001 - one bad update must not stop the bot
+                log.error("update %s failed: %s", update.update_id, _short(exc),
+                          exc_info=log.isEnabledFor(logging.DEBUG))
+
+    await asyncio.gather(*(one_parent(queue) for queue in by_user.values()))
+
+
+async def poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
+    offset: int | None = None
+    attempt = 0
+    allowed = ["message", "callback_query"]
+    while not stop.is_set():
+        request = GetUpdates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=allowed)
+        try:
+            finished, updates = await _until_stopped(
+                stop, bot(request, request_timeout=POLL_TIMEOUT + 30))
+        except TelegramUnauthorizedError:
+            raise RuntimeError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)") from None
+        except TelegramRetryAfter as exc:
+            await _wait(stop, float(exc.retry_after))
+            continue
+        except (TelegramAPIError, OSError, asyncio.TimeoutError) as exc:
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            attempt += 1
+            if isinstance(exc, TelegramConflictError):
+                log.warning("another process is polling this bot; retrying in %ss", delay)
+            else:
+                log.warning("getUpdates failed (%s); retrying in %ss", _short(exc), delay)
+            await _wait(stop, delay)
+            continue
+        if not finished:
+            break
+        attempt = 0
+        if updates:
+            started = time.monotonic()
+            await handle_batch(dispatcher, bot, updates)
+            # Confirmed only now: a crash above means Telegram sends them again.
+            offset = updates[-1].update_id + 1
+            log.debug("handled %d update(s) in %.2fs", len(updates), time.monotonic() - started)
+
+
+async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
+    """Serve Telegram until `stop` is set (adapter contract of bot/runtime.py)."""
+    bot = make_bot(ctx)
+    ctx.senders[PLATFORM] = TelegramSender(bot)
+    dispatcher = make_dispatcher(ctx.dialogs)
+    try:
+        if await _prepare(bot, stop):
+            log.info("Telegram: polling for updates")
+            await poll(dispatcher, bot, stop)
+    finally:
+        await bot.session.close()
+        log.info("Telegram: stopped")
