@@ -1,0 +1,190 @@
+"""The one entry point of the conversations: `Dialogs.handle(platform, user_id, input)`.
+
+Each call is one unit of work: load the parent's DialogState, run the step or
+button handler, save the new state, commit. A refusal (DomainError) rolls the
+whole unit back and answers with its reason plus the screen the parent was
+on; any other failure is logged without personal data and answered with a
+short apology and the main menu.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import traceback
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.config import Settings
+from bot.dialogs import texts
+from bot.dialogs.screen import COMMANDS, Input, Reply, Screen
+from bot.dialogs.state import (
+    ACTIONS,
+    COMMAND_HANDLERS,
+    TEXT_HANDLERS,
+    Ctx,
+    NeedConsent,
+    Stale,
+    as_reply,
+    with_prefix,
+)
+from core.clock import Clock
+from core.db import Database
+from core.errors import DomainError
+from core.models import DialogState
+
+# Importing the journeys registers their steps, actions and commands.
+from bot.dialogs import start as _start  # noqa: E402,F401  isort: skip
+from bot.dialogs import children as _children  # noqa: E402,F401  isort: skip
+from bot.dialogs import find as _find  # noqa: E402,F401  isort: skip
+from bot.dialogs import enroll as _enroll  # noqa: E402,F401  isort: skip
+from bot.dialogs import balance as _balance  # noqa: E402,F401  isort: skip
+from bot.dialogs import enrollments as _enrollments  # noqa: E402,F401  isort: skip
+from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip
+
+log = logging.getLogger("bot.dialogs")
+
+# Typed text longer than this is refused before any step sees it.
+MAX_TEXT = 1000
+# VK's "Начать" button and its plain-word equivalents open /start.
+START_WORDS = {"начать", "start", "старт"}
+
+
+def command_menu() -> list[tuple[str, str]]:
+    """(command, short Russian description) for Telegram's setMyCommands."""
+    return [(name, texts.COMMAND_MENU[name]) for name in COMMANDS]
+
+
+class Dialogs:
+    def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
+        self.db = db
+        self.clock = clock
+        self.settings = settings
+
+    async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
+        platform, user_id = str(platform), str(user_id)
+        try:
+            async with self.db.write() as session:
+                row = await session.get(DialogState, (platform, user_id))
+                state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
+                ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
+                          platform=platform, user_id=user_id, state=state)
+                reply = await self._dispatch(ctx, inp)
+                if not ctx.drop_state:
+                    await self._save(session, row, ctx)
+            return reply
+        except DomainError as error:
+            return await self._refused(platform, user_id, error)
+        except Exception as exc:  # noqa: BLE001 - the parent must never see a traceback
+            self._log_failure(platform, inp, exc)
+            return await self._apology(platform, user_id)
+
+    # --- dispatch -----------------------------------------------------------
+    async def _dispatch(self, ctx: Ctx, inp: Input) -> Reply:
+        try:
+            if inp.kind == "button":
+                return await self._press(ctx, inp.action)
+            if inp.kind == "command":
+                return await self._command(ctx, inp.command, inp.text)
+            text = inp.text or ""
+            if text.strip().lower() in START_WORDS:
+                return await self._command(ctx, "start", "")
+            return await self._text(ctx, text)
+        except NeedConsent:
+            screen = await ctx.show("consent")
+            return Reply([with_prefix(screen, texts.CONSENT_FIRST)])
+
+    async def _command(self, ctx: Ctx, name: str, words: str) -> Reply:
+        found = COMMAND_HANDLERS.get(name)
+        if found is None:
+            raise DomainError("unknown_command")
+        handler, needs_consent = found
+        if needs_consent:
+            await ctx.require_parent()
+        return as_reply(await handler(ctx, words))
+
+    async def _press(self, ctx: Ctx, action: str) -> Reply:
+        if not action or not action.isascii() or len(action) > 64:
+            raise Stale()
+        prefix, *args = action.split(":")
+        found = ACTIONS.get(prefix)
+        if found is None:
+            raise Stale()
+        handler, needs_consent = found
+        if needs_consent:
+            await ctx.require_parent()
+        return as_reply(await handler(ctx, args))
+
+    async def _text(self, ctx: Ctx, text: str) -> Reply:
+        if not ctx.step_name:
+            # A first message of any kind opens the conversation.
+            return await self._command(ctx, "start", "")
+        if len(text) > MAX_TEXT:
+            raise DomainError("text_too_long")
+        handler = TEXT_HANDLERS.get(ctx.step_name)
+        if handler is None:
+            raise DomainError("choose_button")
+        if ctx.step_name != "consent":
+            await ctx.require_parent()
+        return as_reply(await handler(ctx, text))
+
+    async def _save(self, session: Any, row: DialogState | None, ctx: Ctx) -> None:
+        if row is None:
+            session.add(DialogState(platform=ctx.platform, user_id=ctx.user_id,
+                                    state=ctx.state, updated_at=self.clock.now()))
+        elif row.state != ctx.state:
+            row.state = ctx.state
+            row.updated_at = self.clock.now()
+
+    # --- failures -----------------------------------------------------------
+    async def _refused(self, platform: str, user_id: str, error: DomainError) -> Reply:
+        """The reason, then the screen the parent was on; nothing of the refused input is kept."""
+        try:
+            async with self.db.read() as session:
+                row = await session.get(DialogState, (platform, user_id))
+                state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
+                ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
+                          platform=platform, user_id=user_id, state=state)
+                if not await ctx.consented() and ctx.step_name not in ("consent", "declined", "help"):
+                    screen = await ctx.show("consent")
+                else:
+                    screen = await ctx.render_current()
+        except Exception as exc:  # noqa: BLE001 - e.g. the old screen's object is gone
+            if isinstance(exc, DomainError):
+                log.info("dialog: current screen unavailable (%s), showing the menu", exc.reason)
+            else:
+                self._log_failure(platform, None, exc)
+            return await self._menu_reply(platform, user_id, texts.refusal(error))
+        return Reply([with_prefix(screen, texts.refusal(error))],
+                     notice=texts.refusal(error)[:190] if error.reason == "stale_button" else None)
+
+    async def _apology(self, platform: str, user_id: str) -> Reply:
+        return await self._menu_reply(platform, user_id, texts.GENERIC_ERROR)
+
+    async def _menu_reply(self, platform: str, user_id: str, prefix: str) -> Reply:
+        """Reset the parent to the menu (or consent); if even that fails, a bare apology."""
+        try:
+            async with self.db.write() as session:
+                row = await session.get(DialogState, (platform, user_id))
+                ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
+                          platform=platform, user_id=user_id, state={})
+                screen = await ctx.show("menu" if await ctx.consented() else "consent")
+                await self._save(session, row, ctx)
+            return Reply([with_prefix(screen, prefix)])
+        except Exception as exc:  # noqa: BLE001
+            self._log_failure(platform, None, exc)
+            return Reply([Screen(text=prefix)])
+
+    @staticmethod
+    def _log_failure(platform: str, inp: Input | None, exc: BaseException) -> None:
+        # Only the exception type, where it happened and what kind of input:
+        # exception messages and SQL parameters may hold SNILS or names.
+        where = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-6:]))
+        what = "-"
+        if inp is not None:
+            what = inp.kind
+            if inp.kind == "command":
+                what += f" /{inp.command[:20]}"
+            elif inp.kind == "button":
+                what += f" {inp.action.split(':', 1)[0][:20]}"
+        log.error("dialog failed on %s (%s): %s\n%s", platform, what, type(exc).__name__, where)

@@ -1,0 +1,133 @@
+"""Enrolling a child from a program card: pick the child (only eligible ones as
+buttons, the others with the reason), see the breakdown, confirm. A full
+program offers the waiting list instead."""
+from __future__ import annotations
+
+from bot.dialogs import format as fmt
+from bot.dialogs import texts
+from bot.dialogs.screen import Button, Screen
+from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
+from core import catalog, enrollment
+from core import children as core_children
+from core.enrollment import Quote
+from core.models import Funding
+
+
+def child_label(child) -> str:  # type: ignore[no-untyped-def]
+    return fmt.short(child.full_name or "—", 30)
+
+
+def _months(months: list[int]) -> str:
+    return ", ".join(texts.MONTHS[m - 1] for m in months) or "—"
+
+
+def quote_text(q: Quote) -> str:
+    child = q.child.full_name or "—"
+    if q.program.funding is Funding.MUNICIPAL:
+        text = texts.QUOTE_FREE.format(child=child, title=q.program.title)
+    else:
+        text = texts.QUOTE.format(
+            child=child, title=q.program.title, year=q.year, months=_months(q.months),
+            cost=fmt.amount(q.cost, q.unit), covered=fmt.amount(q.covered, q.unit),
+            copay=fmt.amount(q.copay, q.unit), before=fmt.amount(q.balance_before, q.unit),
+            after=fmt.amount(q.balance_after, q.unit))
+        if q.copay:
+            text += texts.QUOTE_COPAY.format(copay=fmt.amount(q.copay, q.unit))
+    if q.issues_certificate and q.status_after is not None:
+        text += texts.QUOTE_ISSUES.format(status=texts.STATUS_LABEL[q.status_after])
+    if q.budget_warning is not None:
+        text += texts.BUDGET_WARNING.format(
+            needed=fmt.amount(q.budget_warning.needed_from_september, q.unit),
+            left=fmt.amount(q.budget_warning.left_after, q.unit))
+    return text
+
+
+@step("enr.pick")
+async def pick_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    program_id = int(ctx.data["program"])
+    program = await catalog.get_program(ctx.session, program_id)
+    back = Button(texts.BTN_BACK, f"card:{program_id}")
+    verdicts = await enrollment.eligibility(ctx.session, parent, program_id, ctx.clock)
+    if not verdicts:
+        return Screen(text=texts.ENROLL_NO_CHILDREN,
+                      rows=rows(Button(texts.BTN_ADD_CHILD, "ch:add"), back))
+    lines = [texts.ENROLL_PICK.format(title=program.title)]
+    pick, waitlist, refused = [], [], []
+    for child, refusal in verdicts:
+        if refusal is None:
+            pick.append(Button(child_label(child), f"enr:pick:{program_id}:{child.id}"))
+            continue
+        refused.append(texts.ENROLL_NOT_ELIGIBLE.format(name=child.full_name or "—",
+                                                        reason=texts.refusal_short(refusal)))
+        if refusal.reason == "no_seats":
+            waitlist.append(Button(fmt.short(texts.BTN_WAITLIST.format(name=child_label(child)), 40),
+                                   f"wl:{program_id}:{child.id}"))
+    if not pick:
+        lines.append(texts.ENROLL_NOBODY)
+    if refused:
+        lines.append(texts.ENROLL_NOT_ELIGIBLE_TITLE + "\n" + "\n".join(refused))
+    return Screen(text="\n\n".join(lines),
+                  rows=rows(*[[b] for b in pick], *[[b] for b in waitlist], back))
+
+
+@step("enr.confirm")
+async def confirm_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    program_id, child_id = int(ctx.data["program"]), int(ctx.data["child"])
+    q = await enrollment.quote(ctx.session, parent, child_id, program_id, ctx.clock)
+    return Screen(text=quote_text(q) + texts.QUOTE_ASK, rows=rows(
+        Button(texts.BTN_CONFIRM, f"enr:ok:{program_id}:{child_id}"),
+        Button(texts.BTN_BACK, f"enr:start:{program_id}")))
+
+
+@action("enr")
+async def press_enroll(ctx: Ctx, args: list[str]) -> Screen:
+    parent = await ctx.require_parent()
+    what = args[0] if args else ""
+    if what == "start" and len(args) == 2:
+        program = await catalog.get_program(ctx.session, int_arg(args, 1))
+        return await ctx.show("enr.pick", program=program.id)
+    if what == "pick" and len(args) == 3:
+        program_id, child_id = int_arg(args, 1), int_arg(args, 2)
+        # Checks ownership and every precondition before showing anything.
+        await enrollment.quote(ctx.session, parent, child_id, program_id, ctx.clock)
+        return await ctx.show("enr.confirm", program=program_id, child=child_id)
+    if what == "ok" and len(args) == 3:
+        program_id, child_id = int_arg(args, 1), int_arg(args, 2)
+        result = await enrollment.enroll(ctx.session, parent, child_id, program_id, ctx.clock)
+        return done_screen(ctx, result)
+    raise Stale()
+
+
+def done_screen(ctx: Ctx, result: enrollment.EnrollResult) -> Screen:
+    q = result.quote
+    text = texts.ENROLLED.format(child=q.child.full_name or "—", title=q.program.title)
+    certificate = result.certificate
+    template = texts.ENROLLED_CERT_ISSUED if result.certificate_issued else texts.ENROLLED_CERT_USED
+    text += template.format(number=certificate.number, status=texts.STATUS_LABEL[certificate.status])
+    if result.balance is not None and result.balance.unit is not None:
+        text += texts.ENROLLED_BALANCE.format(
+            available=fmt.amount(result.balance.available, result.balance.unit),
+            reserved=fmt.amount(result.balance.reserved, result.balance.unit))
+    if q.copay:
+        text += texts.ENROLLED_COPAY.format(copay=fmt.amount(q.copay, q.unit))
+    # The confirmation is a one-off message; what comes next starts from the menu.
+    ctx.state.update(step="menu", data={})
+    return Screen(text=text, rows=rows([Button(texts.BTN_ENROLLMENTS, "cmd:enrollments"),
+                                        Button(texts.BTN_MENU, "cmd:menu")]))
+
+
+@action("wl")
+async def press_waitlist(ctx: Ctx, args: list[str]) -> Screen:
+    parent = await ctx.require_parent()
+    if len(args) != 2:
+        raise Stale()
+    program_id, child_id = int_arg(args, 0), int_arg(args, 1)
+    await enrollment.join_waitlist(ctx.session, parent, child_id, program_id, ctx.clock)
+    child = await core_children.get_child(ctx.session, parent, child_id)
+    program = await catalog.get_program(ctx.session, program_id)
+    ctx.state.update(step="menu", data={})
+    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=program.title)
+    return Screen(text=text, rows=rows([Button(texts.BTN_TO_RESULTS, "find:back"),
+                                        Button(texts.BTN_MENU, "cmd:menu")]))

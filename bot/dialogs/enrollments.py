@@ -1,0 +1,100 @@
+"""/enrollments: the parent's enrollments → details → cancel (with the refund
+shown first) → done, with the refund and the new balance."""
+from __future__ import annotations
+
+from bot.dialogs import format as fmt
+from bot.dialogs import texts
+from bot.dialogs.children import first_name
+from bot.dialogs.screen import Button, Screen
+from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
+from core import enrollment
+from core.models import EnrollmentStatus
+
+
+@step("enrollments")
+async def list_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    items = await enrollment.list_enrollments(ctx.session, parent)
+    if not items:
+        return Screen(text=texts.ENROLLMENTS_EMPTY, rows=rows(
+            Button(texts.BTN_FIND, "cmd:find"), Button(texts.BTN_MENU, "cmd:menu")))
+    lines = [texts.ENROLLMENTS_TITLE]
+    buttons = []
+    for n, item in enumerate(items[:20], 1):
+        lines.append(texts.ENROLLMENT_LINE.format(
+            n=n, title=item.program.title, child=item.child.full_name or "—",
+            status=texts.ENROLLMENT_STATUS[item.status]))
+        if item.status is EnrollmentStatus.ACTIVE and len(buttons) < 8:
+            label = fmt.short(f"{n}. {item.program.title} — {first_name(item.child)}", 40)
+            buttons.append([Button(label, f"enl:view:{item.id}")])
+    return Screen(text="\n".join(lines), rows=rows(*buttons, Button(texts.BTN_MENU, "cmd:menu")))
+
+
+@step("enl.view")
+async def details_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    item = await enrollment.get_enrollment(ctx.session, parent, int(ctx.data["enrollment"]))
+    text = texts.ENROLLMENT_DETAILS.format(
+        title=item.program.title, child=item.child.full_name or "—", provider=item.program.provider,
+        status=texts.ENROLLMENT_STATUS[item.status], date=fmt.date(item.enrolled_at.astimezone(ctx.clock.tz)))
+    if item.cancelled_at is not None:
+        text += texts.ENROLLMENT_CANCELLED_AT.format(date=fmt.date(item.cancelled_at.astimezone(ctx.clock.tz)))
+    for charge in await enrollment.charges_for(ctx.session, item):
+        text += texts.ENROLLMENT_CHARGE.format(
+            year=charge.year, months=charge.months, cost=fmt.amount(charge.cost, charge.unit),
+            covered=fmt.amount(charge.covered, charge.unit), copay=fmt.amount(charge.copay, charge.unit))
+    cancel = None
+    if item.status is EnrollmentStatus.ACTIVE:
+        cancel = Button(texts.BTN_CANCEL_ENROLLMENT, f"cancel:ask:{item.id}")
+    return Screen(text=text, rows=rows(cancel, [Button(texts.BTN_TO_ENROLLMENTS, "cmd:enrollments"),
+                                                Button(texts.BTN_MENU, "cmd:menu")]))
+
+
+@step("cancel.ask")
+async def cancel_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    enrollment_id = int(ctx.data["enrollment"])
+    q = await enrollment.cancel_quote(ctx.session, parent, enrollment_id, ctx.clock)
+    title, child = q.enrollment.program.title, q.enrollment.child.full_name or "—"
+    if q.unit is None or (q.refund == 0 and q.balance_before == q.balance_after == 0):
+        text = texts.CANCEL_ASK_FREE.format(title=title, child=child)
+    else:
+        text = texts.CANCEL_ASK.format(title=title, child=child, refund=fmt.amount(q.refund, q.unit),
+                                       before=fmt.amount(q.balance_before, q.unit),
+                                       after=fmt.amount(q.balance_after, q.unit))
+    return Screen(text=text, rows=rows([Button(texts.BTN_YES_CANCEL, f"cancel:yes:{enrollment_id}"),
+                                        Button(texts.BTN_NO_KEEP, f"enl:view:{enrollment_id}")]))
+
+
+@command("enrollments")
+async def enrollments_command(ctx: Ctx, words: str) -> Screen:
+    return await ctx.show("enrollments")
+
+
+@action("enl")
+async def press_view(ctx: Ctx, args: list[str]) -> Screen:
+    parent = await ctx.require_parent()
+    if len(args) != 2 or args[0] != "view":
+        raise Stale()
+    item = await enrollment.get_enrollment(ctx.session, parent, int_arg(args, 1))
+    return await ctx.show("enl.view", enrollment=item.id)
+
+
+@action("cancel")
+async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
+    parent = await ctx.require_parent()
+    if len(args) != 2:
+        raise Stale()
+    enrollment_id = int_arg(args, 1)
+    if args[0] == "ask":
+        await enrollment.cancel_quote(ctx.session, parent, enrollment_id, ctx.clock)
+        return await ctx.show("cancel.ask", enrollment=enrollment_id)
+    if args[0] == "yes":
+        result = await enrollment.cancel(ctx.session, parent, enrollment_id, ctx.clock)
+        text = texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+        if result.balance is not None and result.balance.unit is not None:
+            text += texts.CANCELLED_BALANCE.format(
+                available=fmt.amount(result.balance.available, result.balance.unit),
+                reserved=fmt.amount(result.balance.reserved, result.balance.unit))
+        return await ctx.show("enrollments", prefix=text)
+    raise Stale()

@@ -1,0 +1,228 @@
+"""/find [words]: the catalog with filters, five results a page, and program cards.
+
+The filters live in state["find"], apart from the current step, so a parent
+can open a card (or a digest's card) and come back to the same page.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bot.dialogs import format as fmt
+from bot.dialogs import texts
+from bot.dialogs.children import first_name
+from bot.dialogs.screen import Button, Screen
+from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, rows, step
+from core import catalog, municipalities
+from core import children as core_children
+from core.enrollment import seats_left
+from core.errors import DomainError
+from core.models import Category, Funding, Program
+
+PAGE_SIZE = 5
+MAX_WORDS = 100
+AGE_CHOICES = range(5, 18)
+
+
+def filters_of(ctx: Ctx) -> dict[str, Any]:
+    found = ctx.state.get("find")
+    if not isinstance(found, dict):
+        found = {}
+        ctx.state["find"] = found
+    return found
+
+
+def search_filters(f: dict[str, Any]) -> catalog.SearchFilters:
+    category = f.get("cat")
+    return catalog.SearchFilters(
+        municipality_id=f.get("muni"), age=f.get("age"),
+        category=Category(category) if category else None,
+        certificate_only=bool(f.get("cert")), words=f.get("words") or "")
+
+
+def price_text(program: Program) -> str:
+    if program.funding is Funding.MUNICIPAL:
+        return texts.PRICE_FREE
+    parts = []
+    if program.price_per_month:
+        parts.append(texts.PRICE_MONTH.format(price=fmt.money(program.price_per_month)))
+    if program.hours_per_month:
+        parts.append(texts.HOURS_MONTH.format(hours=fmt.hours(program.hours_per_month)))
+    return " или ".join(parts) or "—"
+
+
+def ages_text(program: Program) -> str:
+    return texts.AGES.format(min=program.age_min, max=program.age_max)
+
+
+async def describe_filters(ctx: Ctx, f: dict[str, Any]) -> str:
+    parts = []
+    if f.get("words"):
+        parts.append(texts.FIND_WORDS.format(words=f["words"]))
+    if f.get("muni"):
+        try:
+            parts.append((await municipalities.get(ctx.session, int(f["muni"]))).name)
+        except DomainError:
+            f.pop("muni", None)
+    if f.get("age") is not None:
+        parts.append(texts.FIND_AGE.format(age=fmt.years(int(f["age"]))))
+    if f.get("cat"):
+        parts.append(texts.CATEGORY_LABEL[Category(f["cat"])].lower())
+    if f.get("cert"):
+        parts.append(texts.FIND_CERT_ONLY)
+    return ", ".join(parts) or texts.FIND_NO_FILTERS
+
+
+@step("find")
+async def results_screen(ctx: Ctx) -> Screen:
+    f = filters_of(ctx)
+    page = await catalog.search(ctx.session, search_filters(f), page=int(f.get("page") or 0),
+                                page_size=PAGE_SIZE, clock=ctx.clock)
+    f["page"] = page.page
+    lines = [texts.FIND_TITLE, texts.FIND_FILTERS.format(filters=await describe_filters(ctx, f))]
+    if not page.items:
+        lines.append(texts.FIND_NOTHING)
+    else:
+        lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
+        for n, program in enumerate(page.items, 1):
+            lines.append(texts.FIND_ITEM.format(
+                n=n, title=program.title, provider=program.provider, ages=ages_text(program),
+                price=price_text(program), badge=texts.FUNDING_BADGE[program.funding]))
+    lines.append(texts.FIND_HINT)
+    # Numbered buttons (one row) keep the keyboard within VK's inline limits.
+    cards = [Button(str(n), f"card:{program.id}") for n, program in enumerate(page.items, 1)]
+    nav = []
+    if page.has_prev:
+        nav.append(Button(texts.BTN_PREV, f"find:p:{page.page - 1}"))
+    if page.has_next:
+        nav.append(Button(texts.BTN_NEXT, f"find:p:{page.page + 1}"))
+    cert = texts.BTN_CERT_ONLY_ON if f.get("cert") else texts.BTN_CERT_ONLY_OFF
+    return Screen(text="\n\n".join(lines), rows=rows(
+        cards, nav,
+        [Button(texts.BTN_FILTER_MUNI, "find:f:muni"), Button(texts.BTN_FILTER_CHILD, "find:f:age"),
+         Button(texts.BTN_FILTER_CAT, "find:f:cat")],
+        [Button(cert, "find:cert"), Button(texts.BTN_RESET_FILTERS, "find:reset")],
+        Button(texts.BTN_MENU, "cmd:menu"),
+    ))
+
+
+@step("find.muni")
+async def pick_muni_screen(ctx: Ctx) -> Screen:
+    munis = await catalog.list_municipalities(ctx.session)
+    buttons = [Button(fmt.short(m.name, 30), f"find:muni:{m.id}") for m in munis]
+    return Screen(text=texts.FIND_PICK_MUNI, rows=rows(
+        *chunked(buttons, 2), Button(texts.BTN_ANY_MUNI, "find:muni:0"), Button(texts.BTN_BACK, "find:back")))
+
+
+@step("find.age")
+async def pick_age_screen(ctx: Ctx) -> Screen:
+    parent = await ctx.require_parent()
+    kids = [Button(first_name(child), f"find:child:{child.id}")
+            for child in await core_children.list_children(ctx.session, parent) if child.birth_date]
+    ages = [Button(str(age), f"find:age:{age}") for age in AGE_CHOICES]
+    return Screen(text=texts.FIND_PICK_CHILD, rows=rows(
+        *chunked(kids, 3), *chunked(ages, 7), Button(texts.BTN_ANY_AGE, "find:age:0"),
+        Button(texts.BTN_BACK, "find:back")))
+
+
+@step("find.cat")
+async def pick_category_screen(ctx: Ctx) -> Screen:
+    buttons = [Button(texts.CATEGORY_LABEL[c], f"find:cat:{c.value}") for c in Category]
+    return Screen(text=texts.FIND_PICK_CAT, rows=rows(
+        *chunked(buttons, 2), Button(texts.BTN_ANY_CAT, "find:cat:any"), Button(texts.BTN_BACK, "find:back")))
+
+
+@step("card")
+async def card_screen(ctx: Ctx) -> Screen:
+    program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
+    text = texts.CARD.format(
+        title=program.title, badge=texts.FUNDING_BADGE[program.funding], provider=program.provider,
+        provider_kind=texts.PROVIDER_KIND[program.provider_kind], muni=program.municipality.name,
+        category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program), price=price_text(program),
+        start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
+        schedule=program.schedule or "—", seats=max(0, await seats_left(ctx.session, program)))
+    if program.description:
+        text += texts.CARD_DESCRIPTION.format(description=program.description)
+    enroll = None
+    if program.funding is Funding.PAID:
+        text += texts.CARD_PAID
+    else:
+        enroll = Button(texts.BTN_ENROLL, f"enr:start:{program.id}")
+    nav = [Button(texts.BTN_MENU, "cmd:menu")]
+    if isinstance(ctx.state.get("find"), dict):
+        nav.insert(0, Button(texts.BTN_TO_RESULTS, "find:back"))
+    return Screen(text=text, rows=rows(enroll, nav))
+
+
+@command("find")
+async def find_command(ctx: Ctx, words: str) -> Screen:
+    if len(words) > MAX_WORDS:
+        raise DomainError("words_too_long", limit=MAX_WORDS)
+    f = filters_of(ctx)
+    f["words"] = words.strip()
+    f["page"] = 0
+    return await ctx.show("find")
+
+
+@on_text("find")
+async def words_text(ctx: Ctx, text: str) -> Screen:
+    return await find_command(ctx, text)
+
+
+@action("card")
+async def press_card(ctx: Ctx, args: list[str]) -> Screen:
+    program = await catalog.get_program(ctx.session, int_arg(args, 0))
+    return await ctx.show("card", program=program.id)
+
+
+@action("find")
+async def press_find(ctx: Ctx, args: list[str]) -> Screen:
+    await ctx.require_parent()
+    f = filters_of(ctx)
+    what, rest = (args[0] if args else ""), args[1:]
+    if what == "back" and not rest:
+        return await ctx.show("find")
+    if what == "p" and len(rest) == 1:
+        f["page"] = int_arg(rest, 0)
+        return await ctx.show("find")
+    if what == "f" and rest in (["muni"], ["age"], ["cat"]):
+        return await ctx.show(f"find.{rest[0]}")
+    if what == "cert" and not rest:
+        f["cert"] = not f.get("cert")
+        f["page"] = 0
+        return await ctx.show("find")
+    if what == "reset" and not rest:
+        ctx.state["find"] = {}
+        return await ctx.show("find")
+    if what == "muni" and len(rest) == 1:
+        muni_id = int_arg(rest, 0)
+        if muni_id:
+            await municipalities.get(ctx.session, muni_id)
+        f["muni"] = muni_id or None
+        f["page"] = 0
+        return await ctx.show("find")
+    if what == "age" and len(rest) == 1:
+        age = int_arg(rest, 0)
+        if age and age not in AGE_CHOICES:
+            raise Stale()
+        f["age"] = age or None
+        f["page"] = 0
+        return await ctx.show("find")
+    if what == "child" and len(rest) == 1:
+        parent = await ctx.require_parent()
+        child = await core_children.get_child(ctx.session, parent, int_arg(rest, 0))
+        if child.birth_date is None:
+            raise Stale()
+        f["age"] = core_children.age_on(child.birth_date, ctx.today())
+        f["page"] = 0
+        return await ctx.show("find")
+    if what == "cat" and len(rest) == 1:
+        if rest[0] == "any":
+            f["cat"] = None
+        else:
+            try:
+                f["cat"] = Category(rest[0]).value
+            except ValueError:
+                raise Stale() from None
+        f["page"] = 0
+        return await ctx.show("find")
+    raise Stale()

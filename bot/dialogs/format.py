@@ -1,0 +1,80 @@
+"""Numbers, dates and ids as a parent reads them: `12 000 ₽`, `36 ч`, `21.11.2026`.
+
+Money arrives as int kopecks and hours as int hours; nothing here ever
+touches a float. Thousands are separated by a no-break space (U+00A0) so a
+messenger never wraps "12 000 ₽" across lines.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from core.models import Unit
+
+NBSP = "\u00a0"
+
+
+def group(number: int) -> str:
+    """1234567 → '1 234 567' (no-break spaces)."""
+    sign = "-" if number < 0 else ""
+    digits = str(abs(int(number)))
+    parts = []
+    while len(digits) > 3:
+        parts.append(digits[-3:])
+        digits = digits[:-3]
+    parts.append(digits)
+    return sign + NBSP.join(reversed(parts))
+
+
+def money(kopecks: int) -> str:
+    """1200000 → '12 000 ₽'; 123450 → '1 234,50 ₽'."""
+    kopecks = int(kopecks)
+    sign = "-" if kopecks < 0 else ""
+    rubles, rest = divmod(abs(kopecks), 100)
+    text = group(rubles)
+    if rest:
+        text += f",{rest:02d}"
+    return f"{sign}{text}{NBSP}₽"
+
+
+def hours(value: int) -> str:
+    return f"{group(int(value))}{NBSP}ч"
+
+
+def amount(value: int, unit: Unit | str | None) -> str:
+    """An amount in the certificate's unit (rubles in kopecks, or hours)."""
+    if unit is None:
+        return money(value)
+    if Unit(unit) is Unit.HOURS:
+        return hours(value)
+    return money(value)
+
+
+def date(day: dt.date | dt.datetime | None) -> str:
+    if day is None:
+        return "—"
+    return day.strftime("%d.%m.%Y")
+
+
+def snils(digits: str | None) -> str:
+    if not digits or len(digits) != 11:
+        return "—"
+    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+def short(text: str, limit: int = 40) -> str:
+    """A button label cut to fit (messengers truncate long labels badly)."""
+    text = " ".join((text or "").split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def years(n: int) -> str:
+    """Age with the Russian plural: 1 год, 4 года, 5 лет, 21 год, 11 лет."""
+    n = int(n)
+    tail, tail2 = abs(n) % 10, abs(n) % 100
+    if tail == 1 and tail2 != 11:
+        word = "год"
+    elif 2 <= tail <= 4 and not 12 <= tail2 <= 14:
+        word = "года"
+    else:
+        word = "лет"
+    return f"{n} {word}"

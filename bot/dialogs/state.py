@@ -1,0 +1,184 @@
+"""The dialog machinery shared by every journey: the per-update context, the
+registries of steps and button actions, and the errors a dialog may raise.
+
+A parent's conversation state is a small JSON dict stored in DialogState:
+  {"step": "ch.birth", "data": {...answers of the current question...},
+   "find": {...search filters, kept while the parent wanders off to a card...}}
+A journey module registers
+  - steps: `@step("name")` renders that step's screen from the state, and an
+    optional `@on_text("name")` takes typed text while the parent is there;
+  - actions: `@action("prefix")` handles a button whose id is "prefix:arg:arg".
+Handlers move the parent with `await ctx.show(step, ...)`, which sets the state
+and returns that step's screen.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.dialogs.screen import Button, Reply, Screen
+from core import parents
+from core.clock import Clock
+from core.errors import DomainError
+from core.models import Parent
+
+
+class Stale(DomainError):
+    """A button that no longer fits (old screen, forged or malformed id)."""
+
+    def __init__(self) -> None:
+        super().__init__("stale_button")
+
+
+class NeedConsent(Exception):
+    """The parent has not agreed to personal-data processing yet."""
+
+
+Render = Callable[["Ctx"], Awaitable[Screen]]
+TextHandler = Callable[["Ctx", str], Awaitable["Reply | Screen"]]
+ActionHandler = Callable[["Ctx", list[str]], Awaitable["Reply | Screen"]]
+CommandHandler = Callable[["Ctx", str], Awaitable["Reply | Screen"]]
+
+STEPS: dict[str, Render] = {}
+TEXT_HANDLERS: dict[str, TextHandler] = {}
+ACTIONS: dict[str, tuple[ActionHandler, bool]] = {}
+COMMAND_HANDLERS: dict[str, tuple[CommandHandler, bool]] = {}
+
+
+def step(name: str) -> Callable[[Render], Render]:
+    def register(func: Render) -> Render:
+        STEPS[name] = func
+        return func
+    return register
+
+
+def on_text(name: str) -> Callable[[TextHandler], TextHandler]:
+    def register(func: TextHandler) -> TextHandler:
+        TEXT_HANDLERS[name] = func
+        return func
+    return register
+
+
+def action(prefix: str, *, consent: bool = True) -> Callable[[ActionHandler], ActionHandler]:
+    """`consent=False` lets the button work before the parent agreed (the consent screen's own)."""
+    def register(func: ActionHandler) -> ActionHandler:
+        ACTIONS[prefix] = (func, consent)
+        return func
+    return register
+
+
+def command(name: str, *, consent: bool = True) -> Callable[[CommandHandler], CommandHandler]:
+    def register(func: CommandHandler) -> CommandHandler:
+        COMMAND_HANDLERS[name] = (func, consent)
+        return func
+    return register
+
+
+def int_arg(args: list[str], index: int) -> int:
+    """A numeric id from a button's action; anything else makes the button stale."""
+    try:
+        raw = args[index]
+    except IndexError:
+        raise Stale() from None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise Stale()
+    return int(raw)
+
+
+@dataclass
+class Ctx:
+    session: AsyncSession
+    clock: Clock
+    settings: Settings
+    platform: str
+    user_id: str
+    state: dict[str, Any]
+    # Set by /forget: the DialogState row is gone with the parent's data.
+    drop_state: bool = False
+    _parent: Parent | None = None
+    _parent_loaded: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def step_name(self) -> str:
+        return str(self.state.get("step") or "")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data = self.state.get("data")
+        if not isinstance(data, dict):
+            data = {}
+            self.state["data"] = data
+        return data
+
+    def today(self) -> dt.date:
+        return self.clock.today()
+
+    async def parent(self) -> Parent | None:
+        if not self._parent_loaded:
+            self._parent = await parents.get_parent(self.session, self.platform, self.user_id)
+            self._parent_loaded = True
+        return self._parent
+
+    async def consented(self) -> bool:
+        return parents.has_consent(await self.parent())
+
+    async def require_parent(self) -> Parent:
+        parent = await self.parent()
+        if not parents.has_consent(parent):
+            raise NeedConsent()
+        assert parent is not None
+        return parent
+
+    def set_parent(self, parent: Parent | None) -> None:
+        self._parent = parent
+        self._parent_loaded = True
+
+    async def show(self, name: str, prefix: str = "", **data: Any) -> Screen:
+        """Move to step `name` with `data` as its answers, and return its screen."""
+        self.state["step"] = name
+        self.state["data"] = dict(data)
+        screen = await STEPS[name](self)
+        return with_prefix(screen, prefix)
+
+    async def advance(self, name: str, prefix: str = "", **updates: Any) -> Screen:
+        """Move to step `name`, keeping the answers collected so far plus `updates`."""
+        return await self.show(name, prefix, **{**self.data, **updates})
+
+    async def render_current(self) -> Screen:
+        render = STEPS.get(self.step_name)
+        if render is None:
+            return await self.show("menu")
+        return await render(self)
+
+
+def with_prefix(screen: Screen, prefix: str) -> Screen:
+    if not prefix:
+        return screen
+    return Screen(text=f"{prefix}\n\n{screen.text}", rows=screen.rows)
+
+
+def rows(*rows_: list[Button] | tuple[Button, ...] | Button | None) -> tuple[tuple[Button, ...], ...]:
+    """Keyboard rows from buttons or lists of buttons; None and empty rows are skipped."""
+    out: list[tuple[Button, ...]] = []
+    for row in rows_:
+        if row is None:
+            continue
+        if isinstance(row, Button):
+            out.append((row,))
+        elif row:
+            out.append(tuple(row))
+    return tuple(out)
+
+
+def chunked(buttons: list[Button], size: int) -> list[list[Button]]:
+    return [buttons[i:i + size] for i in range(0, len(buttons), size)]
+
+
+def as_reply(result: Reply | Screen) -> Reply:
+    return result if isinstance(result, Reply) else Reply(screens=[result])
