@@ -88,7 +88,7 @@ async def register_child(session: AsyncSession, parent: Parent | None, *, full_n
                   # The registry confirms a SNILS whose checksum verifies; the
                   # old exempt numbers need a visit to an organisation.
                   snils_confirmed=checksum_applies(digits), municipality_id=municipality_id,
-                  created_at=clock.now())
+                  created_at=clock.now(), certificate=None)
     session.add(child)
     await session.flush()
     return child
