@@ -335,21 +335,27 @@ def _municipality(row: dict[str, Any]) -> str:
 
 
 def _validate_all(rows: list[dict[str, Any]], lines: list[int]) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Every row checked; one Problem per bad row (its reasons joined by '; ')."""
     valid: list[dict[str, Any]] = []
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
     for row, line in zip(rows, lines):
+        reasons: list[str] = []
+        clean: dict[str, Any] | None = None
         try:
             clean = validate_row(row)
         except _Bad as exc:
-            problems.append(Problem(line, str(exc)))
-            continue
-        external_id = clean["external_id"]
-        if external_id in first_line:
-            problems.append(Problem(line, f"duplicate external_id '{external_id}' (also on line {first_line[external_id]})"))
-            continue
-        first_line[external_id] = line
-        valid.append(clean)
+            reasons.append(str(exc))
+        raw_id = row.get("external_id")
+        external_id = clean["external_id"] if clean else ("" if raw_id is None else str(raw_id).strip())
+        if external_id and external_id in first_line:
+            reasons.append(f"duplicate external_id '{external_id[:100]}' (also on line {first_line[external_id]})")
+        elif external_id:
+            first_line[external_id] = line
+        if reasons:
+            problems.append(Problem(line, "; ".join(reasons)))
+        elif clean is not None:
+            valid.append(clean)
     return valid, problems[:MAX_PROBLEMS]
 
 

@@ -1,0 +1,244 @@
+"""SPEC §2 /find: searching the catalog by words and filters, page by page."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.catalog import (
+    SearchFilters,
+    get_program,
+    list_municipalities,
+    parse_category,
+    parse_funding,
+    parse_provider_kind,
+    search,
+)
+from core.certificates import set_nominal
+from core.errors import DomainError, NotFound
+from core.importer import import_rows
+from core.models import Category, Funding, Municipality, ProviderKind, Unit
+from core.municipalities import get_or_create
+from core.search_text import program_search_text, query_terms
+
+TOWN = "г. Пятигорск"
+OTHER_TOWN = "г. Абакан"
+
+
+def row(external_id: str, **overrides: object) -> dict:
+    base = {
+        "external_id": external_id, "title": f"Программа {external_id}", "provider": "МБУ ДО «ЦДТ»",
+        "provider_kind": "municipal", "municipality": TOWN, "category": "technical",
+        "age_min": "7", "age_max": "12", "price_per_month": "2500", "hours_per_month": "8",
+        "start_date": "2026-09-01", "end_date": "2027-05-31", "address": "ул. Ленина, 1",
+        "schedule": "Пн 16:00", "seats": "10", "funding": "certificate", "description": "",
+    }
+    base.update({key: str(value) for key, value in overrides.items()})
+    return base
+
+
+async def load(db, clock, *rows: dict) -> None:
+    await import_rows(db, list(rows), clock)
+
+
+async def find(db, clock, page: int = 0, **filters: object):
+    async with db.read() as session:
+        return await search(session, SearchFilters(**filters), page=page, clock=clock)
+
+
+async def town_id(db, name: str = TOWN) -> int:
+    async with db.read() as session:
+        from sqlalchemy import select
+        return (await session.execute(select(Municipality.id).where(Municipality.name == name))).scalar_one()
+
+
+def titles(found) -> list[str]:
+    return [program.title for program in found.items]
+
+
+# --- words ------------------------------------------------------------------
+
+async def test_russian_words_match_whatever_their_case_and_ending(any_db, clock):
+    await load(any_db, clock,
+               row("a", title="Робототехника для начинающих"),
+               row("b", title="Кружок по робототехнике"),
+               row("c", title="Шахматы"))
+    for query in ("робототехника", "РОБОТОТЕХНИКЕ", "Робототехнику"):
+        found = await find(any_db, clock, words=query)
+        assert titles(found) == ["Кружок по робототехнике", "Робототехника для начинающих"], query
+
+
+async def test_every_search_word_must_match(any_db, clock):
+    await load(any_db, clock,
+               row("a", title="Робототехника для начинающих"),
+               row("b", title="Робототехника для продолжающих"))
+    assert titles(await find(any_db, clock, words="робототехника начинающие")) == ["Робототехника для начинающих"]
+    assert (await find(any_db, clock, words="робототехника шахматы")).total == 0
+
+
+async def test_words_match_the_start_of_a_word_only(any_db, clock):
+    await load(any_db, clock, row("a", title="Авиамоделирование"), row("b", title="Моделирование одежды"))
+    assert titles(await find(any_db, clock, words="модел")) == ["Моделирование одежды"]
+
+
+async def test_yo_and_ye_are_the_same_letter(any_db, clock):
+    await load(any_db, clock, row("a", title="Ёлочные игрушки своими руками"))
+    assert (await find(any_db, clock, words="елочные")).total == 1
+    assert (await find(any_db, clock, words="ЁЛОЧНАЯ")).total == 1
+
+
+async def test_words_are_found_in_provider_description_and_address(any_db, clock):
+    await load(any_db, clock, row("a", title="Студия", provider="ООО «Роботлаб»",
+                                  description="Собираем квадрокоптеры", address="ул. Университетская, 7"))
+    for query in ("роботлаб", "квадрокоптер", "университетской"):
+        assert (await find(any_db, clock, words=query)).total == 1, query
+
+
+async def test_search_wildcards_typed_by_a_parent_are_plain_punctuation(any_db, clock):
+    await load(any_db, clock, row("a", title="Шахматы"), row("b", title="Шашки"))
+    assert (await find(any_db, clock, words="%ахматы")).total == 0   # not "anything, then ахмат"
+    assert (await find(any_db, clock, words="_ахматы")).total == 0
+    assert (await find(any_db, clock, words="%")).total == 2   # no words at all: no word filter
+    assert all("%" not in term and "_" not in term for term in query_terms("50% ш_а_х"))
+
+
+def test_stored_search_text_puts_a_space_before_every_stem():
+    text = program_search_text("Робототехника", "ЦДТ", "", "")
+    assert text == " робототехник цдт "
+
+
+# --- filters ----------------------------------------------------------------
+
+async def test_municipality_filter_shows_only_that_municipality(any_db, clock):
+    await load(any_db, clock, row("a", title="Здесь"), row("b", title="Там", municipality=OTHER_TOWN))
+    assert titles(await find(any_db, clock, municipality_id=await town_id(any_db))) == ["Здесь"]
+    assert titles(await find(any_db, clock, municipality_id=await town_id(any_db, OTHER_TOWN))) == ["Там"]
+
+
+async def test_age_filter_keeps_programs_whose_range_holds_the_age(any_db, clock):
+    await load(any_db, clock,
+               row("a", title="Малыши", age_min=5, age_max=7),
+               row("b", title="Школьники", age_min=7, age_max=12),
+               row("c", title="Подростки", age_min=13, age_max=17))
+    assert titles(await find(any_db, clock, age=7)) == ["Малыши", "Школьники"]
+    assert titles(await find(any_db, clock, age=12)) == ["Школьники"]
+    assert titles(await find(any_db, clock, age=17)) == ["Подростки"]
+
+
+async def test_category_filter(any_db, clock):
+    await load(any_db, clock, row("a", title="Футбол", category="sport"), row("b", title="Роботы"))
+    assert titles(await find(any_db, clock, category=Category.SPORT)) == ["Футбол"]
+    assert titles(await find(any_db, clock, category=Category.TECHNICAL)) == ["Роботы"]
+    assert (await find(any_db, clock, category=Category.ART)).total == 0
+
+
+async def test_certificate_only_hides_municipal_and_paid_programs(any_db, clock):
+    await load(any_db, clock,
+               row("a", title="Сертификат", funding="certificate"),
+               row("b", title="Бесплатно", funding="municipal"),
+               row("c", title="Платно", funding="paid"))
+    assert titles(await find(any_db, clock, certificate_only=True)) == ["Сертификат"]
+    assert (await find(any_db, clock)).total == 3
+
+
+async def test_filters_combine(any_db, clock):
+    await load(any_db, clock,
+               row("a", title="Робототехника", age_min=10, age_max=14),
+               row("b", title="Робототехника для малышей", age_min=5, age_max=7),
+               row("c", title="Робототехника", municipality=OTHER_TOWN, age_min=10, age_max=14))
+    found = await find(any_db, clock, municipality_id=await town_id(any_db), age=11, words="робототехника",
+                       category=Category.TECHNICAL, certificate_only=True)
+    assert [p.external_id for p in found.items] == ["a"]
+
+
+async def test_finished_programs_are_not_shown(any_db, clock):
+    today = clock.today()
+    await load(any_db, clock,
+               row("a", title="Закончилась вчера", start_date="2026-01-10",
+                   end_date=(today - dt.timedelta(days=1)).isoformat()),
+               row("b", title="Заканчивается сегодня", start_date="2026-01-10", end_date=today.isoformat()),
+               row("c", title="Начнётся в январе", start_date="2027-01-10", end_date="2027-05-31"))
+    assert titles(await find(any_db, clock)) == ["Заканчивается сегодня", "Начнётся в январе"]
+    async with any_db.read() as session:
+        assert (await search(session, SearchFilters())).total == 3   # no clock: no date filter
+
+
+# --- pages ------------------------------------------------------------------
+
+async def test_results_come_five_per_page_sorted_by_title(any_db, clock):
+    await load(any_db, clock, *[row(f"p{n:02d}", title=f"Программа {n:02d}") for n in range(12, 0, -1)])
+    first = await find(any_db, clock)
+    assert (first.total, first.pages, first.page) == (12, 3, 0)
+    assert titles(first) == [f"Программа {n:02d}" for n in range(1, 6)]
+    assert not first.has_prev and first.has_next
+    last = await find(any_db, clock, page=2)
+    assert titles(last) == ["Программа 11", "Программа 12"]
+    assert last.has_prev and not last.has_next
+
+
+async def test_a_page_out_of_range_is_clamped(any_db, clock):
+    await load(any_db, clock, *[row(f"p{n}", title=f"Программа {n}") for n in range(1, 8)])
+    assert (await find(any_db, clock, page=99)).page == 1
+    assert (await find(any_db, clock, page=-3)).page == 0
+
+
+async def test_an_empty_result_is_one_empty_page(any_db, clock):
+    found = await find(any_db, clock, words="ничегонет")
+    assert (found.items, found.total, found.page, found.pages) == ([], 0, 0, 1)
+
+
+async def test_equal_titles_are_ordered_by_id(any_db, clock):
+    await load(any_db, clock, row("x1", title="Шахматы"), row("x2", title="Шахматы"))
+    found = await find(any_db, clock)
+    assert [p.id for p in found.items] == sorted(p.id for p in found.items)
+
+
+# --- one program, municipalities ---------------------------------------------
+
+async def test_get_program_returns_it_or_refuses_with_program_not_found(any_db, clock):
+    await load(any_db, clock, row("a", title="Шахматы"))
+    found = await find(any_db, clock)
+    async with any_db.read() as session:
+        program = await get_program(session, found.items[0].id)
+        assert program.title == "Шахматы" and program.municipality.name == TOWN
+        with pytest.raises(NotFound) as refusal:
+            await get_program(session, 999_999)
+    assert refusal.value.reason == "program_not_found"
+
+
+async def test_municipalities_offered_are_those_with_programs_or_a_nominal(any_db, clock):
+    await load(any_db, clock, row("a"))
+    async with any_db.write() as session:
+        await set_nominal(session, OTHER_TOWN, 2026, 72, Unit.HOURS)
+        await get_or_create(session, "г. Пустой")
+    async with any_db.read() as session:
+        names = [m.name for m in await list_municipalities(session)]
+    assert sorted(names) == sorted([TOWN, OTHER_TOWN])
+
+
+# --- coded values ---------------------------------------------------------------
+
+@pytest.mark.parametrize("raw, expected", [
+    ("technical", Category.TECHNICAL), ("Техническая", Category.TECHNICAL),
+    ("ФИЗКУЛЬТУРНО-СПОРТИВНАЯ", Category.SPORT), (" художественная ", Category.ART),
+    ("естественнонаучная", Category.SCIENCE), ("туристско-краеведческая", Category.TOURISM),
+    ("социально-гуманитарная", Category.SOCIAL), ("social", Category.SOCIAL),
+])
+def test_category_is_read_from_its_code_or_russian_name(raw, expected):
+    assert parse_category(raw) is expected
+
+
+def test_unknown_codes_are_refused_with_a_reason():
+    for parser, reason in ((parse_category, "category_invalid"), (parse_funding, "funding_invalid"),
+                           (parse_provider_kind, "provider_kind_invalid")):
+        with pytest.raises(DomainError) as refusal:
+            parser("спорт")
+        assert refusal.value.reason == reason
+
+
+def test_funding_and_provider_kind_accept_codes_and_russian_names():
+    assert parse_funding("certificate") is Funding.CERTIFICATE
+    assert parse_funding("Платная") is Funding.PAID
+    assert parse_provider_kind("ip") is ProviderKind.IP
+    assert parse_provider_kind("ИП") is ProviderKind.IP
+    assert parse_provider_kind("private") is ProviderKind.PRIVATE
