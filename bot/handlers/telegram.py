@@ -132,8 +132,7 @@ def _short(exc: Exception) -> str:
 def _error_screen() -> Screen:
     from bot.dialogs import texts
 
-    return Screen(getattr(texts, "INTERNAL_ERROR", None) or getattr(texts, "ERROR", None)
-                  or "Что-то пошло не так. Попробуйте ещё раз или наберите /start.")
+    return Screen(texts.GENERIC_ERROR)
 
 
 async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:

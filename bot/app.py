@@ -1,0 +1,177 @@
+"""`python -m bot run` and `python -m bot chat`: the whole bot in one process.
+
+run: migrate, load the demo catalog into an empty database, then serve every
+configured platform (Telegram, VK, or both side by side) plus the scheduler,
+until SIGINT/SIGTERM. With no platform configured it says how to connect one
+and opens the terminal chat instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.config import Settings
+from bot.runtime import AppContext, make_clock, open_database
+
+log = logging.getLogger("bot.app")
+
+CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, or VK_GROUP_TOKEN and VK_GROUP_ID, "
+                "in .env to connect one. Meanwhile, here is the bot in this terminal.")
+SHUTDOWN_SECONDS = 15.0
+
+Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
+
+
+def run(settings: Settings) -> int:
+    return _main(_run(settings))
+
+
+def chat(settings: Settings) -> int:
+    return _main(_chat(settings))
+
+
+def _main(coro: Awaitable[int]) -> int:
+    try:
+        return asyncio.run(coro)  # type: ignore[arg-type]
+    except KeyboardInterrupt:  # Ctrl-C before our signal handlers were in place
+        return 0
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _context(settings: Settings) -> AppContext:
+    from bot.dialogs.engine import Dialogs
+
+    db = await open_database(settings)
+    clock = make_clock(settings)
+    return AppContext(settings=settings, db=db, clock=clock, dialogs=Dialogs(db, clock, settings))
+
+
+async def _load_demo_if_empty(ctx: AppContext) -> None:
+    from core.demo import catalog_is_empty, seed_demo
+
+    if await catalog_is_empty(ctx.db):
+        report = await seed_demo(ctx.db, ctx.clock)
+        log.info("empty catalog: loaded the demo catalog (%d programs)", report.created + report.updated)
+
+
+def platforms(settings: Settings) -> list[tuple[str, Serve]]:
+    """The configured platforms' serve functions; each adapter is imported only when enabled."""
+    found: list[tuple[str, Serve]] = []
+    if settings.telegram_enabled:
+        from bot.handlers import telegram
+
+        found.append(("telegram", telegram.serve))
+    if settings.vk_enabled:
+        from bot.handlers import vk
+
+        found.append(("vk", vk.serve))
+    return found
+
+
+async def start_scheduler(ctx: AppContext) -> Any:
+    """bot.jobs.scheduler.start(ctx) when that module exists; None otherwise."""
+    try:
+        from bot.jobs import scheduler
+    except ImportError as exc:
+        if exc.name not in ("bot.jobs.scheduler",):
+            log.error("scheduler not started: %s", exc)
+        return None
+    started = scheduler.start(ctx)
+    if inspect.isawaitable(started):
+        started = await started
+    return started
+
+
+async def stop_scheduler(handle: Any) -> None:
+    if handle is None:
+        return
+    try:
+        result = handle.shutdown()
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:  # noqa: BLE001 - shutting down anyway
+        log.warning("scheduler shutdown failed: %s", type(exc).__name__)
+
+
+async def _run(settings: Settings) -> int:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    ctx = await _context(settings)
+    scheduler = None
+    try:
+        await _load_demo_if_empty(ctx)
+        serving = platforms(settings)
+        if not serving:
+            print(CONNECT_HINT, flush=True)
+            scheduler = await start_scheduler(ctx)
+            from bot.handlers import console
+
+            await console.serve(ctx, stop)
+            return 0
+        tasks = {asyncio.create_task(serve(ctx, stop), name=name): name for name, serve in serving}
+        await asyncio.sleep(0)  # let each adapter register its sender before the scheduler looks
+        scheduler = await start_scheduler(ctx)
+        log.info("serving: %s", ", ".join(tasks.values()))
+        return await _serve_until_stopped(tasks, stop)
+    finally:
+        await stop_scheduler(scheduler)
+        await ctx.db.dispose()
+
+
+async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: asyncio.Event) -> int:
+    """Wait for a stop signal; a platform that fails stops the others (exit 1)."""
+    stopper = asyncio.create_task(stop.wait())
+    code = 0
+    try:
+        done, _ = await asyncio.wait({*tasks, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is stopper:
+                continue
+            error = task.exception()
+            if error is not None:
+                print(f"error: {tasks[task]}: {error}", file=sys.stderr, flush=True)
+                log.debug("platform failed", exc_info=error)
+            else:
+                log.warning("%s stopped by itself", tasks[task])
+            code = 1
+    finally:
+        stop.set()
+        stopper.cancel()
+        pending = [task for task in tasks if not task.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=SHUTDOWN_SECONDS)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=2)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None and code == 0:
+                print(f"error: {tasks[task]}: {task.exception()}", file=sys.stderr, flush=True)
+                code = 1
+    return code
+
+
+async def _chat(settings: Settings) -> int:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    ctx = await _context(settings)
+    try:
+        await _load_demo_if_empty(ctx)
+        from bot.handlers import console
+
+        await console.serve(ctx, stop)
+        return 0
+    finally:
+        await ctx.db.dispose()
