@@ -110,7 +110,7 @@ async def press(ctx: Ctx, args: list[str]) -> Screen:
             ctx.session, parent, full_name=data["name"], birth_date=dt.date.fromisoformat(data["birth"]),
             snils=data["snils"], municipality_id=int(data["muni"]), clock=ctx.clock)
         note = texts.CHILD_SAVED if child.snils_confirmed else texts.CHILD_SAVED_UNCONFIRMED
-        return await ctx.show("children", prefix=note)
+        return await ctx.show("children", note)
     raise Stale()
 
 

@@ -96,5 +96,5 @@ async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
             text += texts.CANCELLED_BALANCE.format(
                 available=fmt.amount(result.balance.available, result.balance.unit),
                 reserved=fmt.amount(result.balance.reserved, result.balance.unit))
-        return await ctx.show("enrollments", prefix=text)
+        return await ctx.show("enrollments", text)
     raise Stale()

@@ -55,7 +55,7 @@ async def forget_screen(ctx: Ctx) -> Screen:
 @command("start", consent=False)
 async def start(ctx: Ctx, words: str) -> Screen:
     if await ctx.consented():
-        return await ctx.show("menu", prefix=texts.GREETING)
+        return await ctx.show("menu", texts.GREETING)
     return await ctx.show("consent")
 
 
@@ -72,8 +72,8 @@ async def help_(ctx: Ctx, words: str) -> Screen:
 @command("cancel", consent=False)
 async def cancel(ctx: Ctx, words: str) -> Screen:
     if not await ctx.consented():
-        return await ctx.show("consent", prefix=texts.CANCELLED)
-    return await ctx.show("menu", prefix=texts.CANCELLED)
+        return await ctx.show("consent", texts.CANCELLED)
+    return await ctx.show("menu", texts.CANCELLED)
 
 
 @command("forget")
@@ -99,7 +99,7 @@ async def press_consent(ctx: Ctx, args: list[str]) -> Screen:
         parent = await parents.ensure_parent(ctx.session, ctx.platform, ctx.user_id)
         await parents.give_consent(ctx.session, parent, ctx.clock)
         ctx.set_parent(parent)
-        return await ctx.show("menu", prefix=texts.CONSENT_THANKS)
+        return await ctx.show("menu", texts.CONSENT_THANKS)
     if args == ["no"]:
         if await ctx.consented():
             # An old consent screen: agreeing once is withdrawn only by /forget.
@@ -121,4 +121,4 @@ async def press_forget(ctx: Ctx, args: list[str]) -> Screen:
 
 @on_text("consent")
 async def consent_text(ctx: Ctx, text: str) -> Screen:
-    return await ctx.show("consent", prefix=texts.CHOOSE_BUTTON)
+    return await ctx.show("consent", texts.CHOOSE_BUTTON)

@@ -139,16 +139,16 @@ class Ctx:
         self._parent = parent
         self._parent_loaded = True
 
-    async def show(self, name: str, prefix: str = "", **data: Any) -> Screen:
-        """Move to step `name` with `data` as its answers, and return its screen."""
-        self.state["step"] = name
+    async def show(self, step_name: str, prefix: str = "", /, **data: Any) -> Screen:
+        """Move to step `step_name` with `data` as its answers, and return its screen."""
+        self.state["step"] = step_name
         self.state["data"] = dict(data)
-        screen = await STEPS[name](self)
+        screen = await STEPS[step_name](self)
         return with_prefix(screen, prefix)
 
-    async def advance(self, name: str, prefix: str = "", **updates: Any) -> Screen:
-        """Move to step `name`, keeping the answers collected so far plus `updates`."""
-        return await self.show(name, prefix, **{**self.data, **updates})
+    async def advance(self, step_name: str, prefix: str = "", /, **updates: Any) -> Screen:
+        """Move to step `step_name`, keeping the answers collected so far plus `updates`."""
+        return await self.show(step_name, prefix, **{**self.data, **updates})
 
     async def render_current(self) -> Screen:
         render = STEPS.get(self.step_name)

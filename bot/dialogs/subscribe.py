@@ -110,7 +110,7 @@ async def press_unsubscribe(ctx: Ctx, args: list[str]) -> Screen:
     if len(args) != 1:
         raise Stale()
     await subscriptions.delete_subscription(ctx.session, parent, int_arg(args, 0))
-    return await ctx.show("subs", prefix=texts.SUB_DELETED)
+    return await ctx.show("subs", texts.SUB_DELETED)
 
 
 @action("sub")
@@ -128,7 +128,7 @@ async def press_subscription(ctx: Ctx, args: list[str]) -> Screen:
         return await ctx.show("sub.del", sub=sub.id)
     if what == "delok" and len(rest) == 1:
         await subscriptions.delete_subscription(ctx.session, parent, int_arg(rest, 0))
-        return await ctx.show("subs", prefix=texts.SUB_DELETED)
+        return await ctx.show("subs", texts.SUB_DELETED)
     if what == "muni" and len(rest) == 1 and here == "sub.muni":
         muni = await municipalities.get(ctx.session, int_arg(rest, 0))
         return await ctx.show("sub.cats", muni=muni.id, cats=[], age=None, cert=False)
@@ -162,5 +162,5 @@ async def press_subscription(ctx: Ctx, args: list[str]) -> Screen:
             ctx.session, parent, municipality_id=int(data["muni"]),
             categories=[Category(c) for c in data.get("cats", [])], age=data.get("age"),
             certificate_only=bool(data.get("cert")), clock=ctx.clock)
-        return await ctx.show("subs", prefix=texts.SUB_SAVED)
+        return await ctx.show("subs", texts.SUB_SAVED)
     raise Stale()
