@@ -67,6 +67,11 @@ class DialogClient:
         assert self.reply.screens, "the last reply has no screen"
         return self.reply.screens[-1]
 
+    @property
+    def text(self) -> str:
+        """The last screen's text with no-break spaces as plain ones (easier to assert on)."""
+        return self.last.text.replace("\u00a0", " ")
+
     def buttons(self) -> list[Button]:
         return [b for screen in self.reply.screens for b in screen.buttons]
 
