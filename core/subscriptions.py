@@ -74,8 +74,7 @@ def new_program_matches(published_after: dt.datetime, published_until: dt.dateti
     pass its filters, for parents still reachable.
 
     Plain columns, no ORDER BY, so `insert(Outbox).from_select([...], this)`
-    works. The window bounds must come from the same clock (timezone) as
-    published_at and created_at: SQLite stores datetimes without offset.
+    works. Aware datetimes are compared in UTC on every backend (UTCDateTime).
     """
     has_categories = exists().where(SubscriptionCategory.subscription_id == Subscription.id)
     category_chosen = exists().where(SubscriptionCategory.subscription_id == Subscription.id,
