@@ -178,14 +178,23 @@ class FakeTelegram:
         }})
         return query_id
 
-    def press(self, user_id: int, label: str) -> str:
-        """Press the button whose label contains `label` on the newest bot message that has one."""
+    def button(self, user_id: int, label: str) -> tuple[int, str]:
+        """(message_id, callback_data) of the button labelled `label` (exactly, else containing it)
+        on the newest bot message that has one."""
         for message in sorted(self.chat(user_id), key=lambda m: m.message_id, reverse=True):
-            for row in message.buttons:
-                for text, data in row:
-                    if label in text:
-                        return self.push_callback(user_id, message.message_id, data)
+            flat = [button for row in message.buttons for button in row]
+            for text, data in flat:
+                if text == label:
+                    return message.message_id, data
+            for text, data in flat:
+                if label in text:
+                    return message.message_id, data
         raise AssertionError(f"no button {label!r} in chat {user_id}; the chat shows:\n{self.transcript(user_id)}")
+
+    def press(self, user_id: int, label: str) -> str:
+        """Press a button by its label (see `button`); returns the callback query id."""
+        message_id, data = self.button(user_id, label)
+        return self.push_callback(user_id, message_id, data)
 
     # --- the test's side: what the parents see ------------------------------
     def chat(self, user_id: int) -> list[StoredMessage]:

@@ -1,0 +1,161 @@
+"""A parent's whole journey through the real bot process, over the fake Telegram Bot API.
+
+`python -m bot run` runs as a subprocess against tests/e2e/fake_telegram.py;
+the test types and presses buttons like a parent would, reads the chat as the
+parent sees it, and checks the SQLite file the bot wrote.
+"""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+
+from bot.dialogs import texts
+from core.models import Funding
+from tests.e2e.botproc import running_bot
+from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+
+pytestmark = pytest.mark.e2e
+
+PARENT, STRANGER = 5001, 5002
+CHILD = "Иванова Мария Петровна"
+BIRTH = "05.03.2016"
+SNILS = "112-233-445 95"
+MUNICIPALITY = "г. Пятигорск"
+PROGRAM = "Робототехника на Arduino"  # demo catalog: Пятигорск, 10–14 years, certificate-funded
+START_TIMEOUT = 60
+
+
+@pytest.fixture
+async def fake():
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def count(db_path, sql: str, *args: object) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, args).fetchone()[0]
+
+
+def rows(db_path, sql: str, *args: object) -> list[tuple]:
+    with sqlite3.connect(db_path) as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+async def agree(fake: FakeTelegram, user: int) -> None:
+    shown = await fake.say(user, "/start")
+    assert texts.CONSENT.splitlines()[0] in shown.text
+    shown = await fake.click(user, texts.BTN_AGREE)
+    assert texts.MENU in shown.text
+
+
+def assert_chat_hygiene(fake: FakeTelegram, bot_output: str) -> None:
+    """Every press answered, nothing too long, no stack trace shown, no personal data in the logs."""
+    assert fake.unanswered_callbacks() == []
+    assert fake.texts_sent
+    assert all(len(text) <= 4096 for _, text in fake.texts_sent)
+    assert not any("Traceback" in text or 'File "' in text for _, text in fake.texts_sent)
+    refused = [(c.method, c.status, c.params.get("text", "")[:40]) for c in fake.calls
+               if c.status != 200 and c.method in ("sendMessage", "answerCallbackQuery")]
+    assert refused == []
+    for secret in (SNILS, "11223344595", "Иванова", "Мария"):
+        assert secret not in bot_output, f"the bot's log holds personal data ({secret!r})"
+
+
+async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_refund(fake, tmp_path):
+    env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_API_URL": fake.base_url}
+
+    def polling_since(n: int):
+        return lambda: len(fake.calls_to("setMyCommands")) > n and len(fake.calls_to("getUpdates")) > 0
+
+    async with running_bot(tmp_path, env, ready=polling_since(0), timeout=START_TIMEOUT) as proc:
+        db = proc.database_path
+        menu = {c["command"] for c in fake.commands}
+        assert {"start", "find", "children", "balance", "enrollments", "subscribe", "help", "cancel",
+                "forget"} <= menu
+
+        # Consent, then a child: name …
+        await agree(fake, PARENT)
+        assert texts.CHILDREN_EMPTY in (await fake.say(PARENT, "/children")).text
+        assert texts.CHILD_ASK_NAME in (await fake.click(PARENT, texts.BTN_ADD_CHILD)).text
+        assert texts.CHILD_ASK_BIRTH in (await fake.say(PARENT, CHILD)).text
+
+        # … the bot crashes while the birth date is being asked, and comes back.
+        await fake.wait_for(lambda: fake.updates == [], timeout=5)  # everything handled was confirmed
+        proc.kill()
+        assert proc.returncode == -9
+        await proc.restart(ready=polling_since(1), timeout=START_TIMEOUT)
+        assert texts.CHILD_ASK_SNILS in (await fake.say(PARENT, BIRTH)).text
+        assert texts.CHILD_ASK_MUNI in (await fake.say(PARENT, SNILS)).text
+        summary = await fake.click(PARENT, MUNICIPALITY)
+        assert CHILD in summary.text and SNILS in summary.text and MUNICIPALITY in summary.text
+        saved = await fake.click(PARENT, texts.BTN_SAVE)
+        assert texts.CHILD_SAVED in saved.text and texts.NOT_ISSUED in saved.text
+        assert count(db, "SELECT count(*) FROM children") == 1
+        assert count(db, "SELECT count(*) FROM certificates") == 0  # issued at the first enrollment
+
+        # /find → the program's card → enroll.
+        results = await fake.say(PARENT, "/find робот")
+        number = re.search(rf"^(\d+)\. {re.escape(PROGRAM)}$", results.text, re.M)
+        assert number, results.text
+        card = await fake.click(PARENT, number.group(1))
+        assert PROGRAM in card.text and texts.FUNDING_BADGE[Funding.CERTIFICATE] in card.text
+        pick = await fake.click(PARENT, texts.BTN_ENROLL)
+        assert texts.ENROLL_PICK.format(title=PROGRAM) in pick.text
+        quote = await fake.click(PARENT, CHILD)
+        assert "Оплатит сертификат:" in quote.text and "Баланс сертификата: было" in quote.text
+        done = await fake.click(PARENT, texts.BTN_CONFIRM)
+        issued = re.search(r"Выпущен сертификат № (\d+), статус «с номиналом»", done.text)
+        assert issued and len(issued.group(1)) == 10, done.text
+        assert "Баланс сертификата: доступно" in done.text
+        certificate = issued.group(1)
+
+        balance = await fake.say(PARENT, "/balance")
+        assert certificate in balance.text and "с номиналом" in balance.text and "Доступно:" in balance.text
+
+        listing = await fake.say(PARENT, "/enrollments")
+        assert PROGRAM in listing.text and "(действует)" in listing.text
+        details = await fake.click(PARENT, PROGRAM)
+        assert "Статус: действует" in details.text
+        _, cancel_data = fake.button(PARENT, texts.BTN_CANCEL_ENROLLMENT)
+        enrollment_id = cancel_data.rsplit(":", 1)[1]
+
+        # Another parent replays the first one's buttons: refused, nothing changes.
+        before = rows(db, "SELECT kind, amount, month FROM ledger_entries ORDER BY id")
+        await agree(fake, STRANGER)
+        for forged in (cancel_data, f"cancel:yes:{enrollment_id}", f"enl:view:{enrollment_id}"):
+            since = fake.mark()
+            query = fake.push_callback(STRANGER, fake.view(STRANGER).message_id, forged)
+            shown = await fake.wait_reply(STRANGER, since, callback=query)
+            assert texts.REFUSALS["enrollment_not_found"] in shown.text or \
+                texts.REFUSALS["enrollment_not_found"] in (fake.callbacks[query]["answered"] or {}).get("text", "")
+            assert PROGRAM not in shown.text
+        assert rows(db, "SELECT kind, amount, month FROM ledger_entries ORDER BY id") == before
+        assert rows(db, "SELECT status FROM enrollments") == [("active",)]
+
+        # The parent cancels on the same day: everything comes back.
+        ask = await fake.click(PARENT, texts.BTN_CANCEL_ENROLLMENT)
+        assert "На сертификат вернётся:" in ask.text
+        refund_shown = re.search(r"На сертификат вернётся: (.+)", ask.text).group(1)
+        cancelled = await fake.click(PARENT, texts.BTN_YES_CANCEL)
+        assert texts.CANCELLED_DONE.format(refund=refund_shown) in cancelled.text
+        assert "Баланс: доступно" in cancelled.text
+
+        code = await proc.stop()
+        assert code == 0, proc.output()[-2000:]
+        output = proc.output()
+
+    # What the bot wrote: one certificate, money reserved and refunded in full, the enrollment cancelled.
+    assert rows(db, "SELECT number, status, unit FROM certificates") == [(certificate, "funded", "rub")]
+    assert rows(db, "SELECT status FROM enrollments") == [("cancelled",)]
+    ledger = rows(db, "SELECT kind, amount FROM ledger_entries")
+    credited = [amount for kind, amount in ledger if kind == "credit"]
+    reserved = sum(amount for kind, amount in ledger if kind == "reserve")
+    refunded = sum(amount for kind, amount in ledger if kind == "refund")
+    assert len(credited) == 1 and credited[0] > 0
+    assert reserved > 0 and refunded == reserved
+    assert count(db, "SELECT count(*) FROM children") == 1
+    assert_chat_hygiene(fake, output)
