@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
 import logging
 import signal
@@ -46,7 +47,8 @@ def _main(coro: Awaitable[int]) -> int:
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        # Not possible off the main thread (tests) or on Windows: Ctrl-C then ends via KeyboardInterrupt.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
 
 
@@ -83,9 +85,9 @@ def platforms(settings: Settings) -> list[tuple[str, Serve]]:
 async def start_scheduler(ctx: AppContext) -> Any:
     """bot.jobs.scheduler.start(ctx) when that module exists; None otherwise."""
     try:
-        from bot.jobs import scheduler
-    except ImportError as exc:
-        if exc.name not in ("bot.jobs.scheduler",):
+        scheduler = importlib.import_module("bot.jobs.scheduler")
+    except ModuleNotFoundError as exc:
+        if exc.name != "bot.jobs.scheduler":  # the module is there but something it needs is not
             log.error("scheduler not started: %s", exc)
         return None
     started = scheduler.start(ctx)

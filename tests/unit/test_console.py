@@ -89,3 +89,19 @@ async def test_the_real_dialogs_work_in_the_terminal(db, clock):
     assert "Главное меню" in out
     assert "Добавить ребёнка" in out
     assert "Traceback" not in out
+
+
+def test_run_without_a_messenger_says_how_to_connect_and_opens_the_terminal_chat(tmp_path, monkeypatch, capsys):
+    from bot import app
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("1\n"))
+    settings = Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
+    assert app.run(settings) == 0
+    out = capsys.readouterr().out
+    hint = [line for line in out.splitlines() if "TELEGRAM_BOT_TOKEN" in line]
+    assert len(hint) == 1 and "VK_GROUP_TOKEN" in hint[0] and "VK_GROUP_ID" in hint[0]
+    assert "[1] Согласен(на)" in out and "Главное меню" in out  # the chat ran, "1" pressed consent
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "bot.sqlite3") as conn:  # the demo catalog went into the empty database
+        assert conn.execute("SELECT count(*) FROM programs").fetchone()[0] > 0

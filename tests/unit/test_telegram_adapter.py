@@ -233,3 +233,13 @@ async def test_serve_publishes_the_command_menu_polls_and_stops_when_asked(fake,
     stop.set()
     await asyncio.wait_for(task, timeout=5)  # a pending long poll does not hold it up
     assert fake.updates == []  # the handled update was confirmed
+
+
+async def test_run_with_a_refused_token_exits_non_zero_with_a_clear_message(fake, tmp_path, capsys):
+    from bot import app
+
+    settings = Settings(_env_file=None, telegram_bot_token="1:refused", telegram_api_url=fake.base_url,
+                        database_url=f"sqlite+aiosqlite:///{tmp_path}/bot.sqlite3")
+    code = await asyncio.wait_for(asyncio.to_thread(app.run, settings), timeout=60)
+    assert code == 1
+    assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
