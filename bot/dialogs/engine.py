@@ -13,7 +13,7 @@ import logging
 import traceback
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
 from bot.dialogs import texts
@@ -44,6 +44,8 @@ from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip
 
 log = logging.getLogger("bot.dialogs")
 
+# One retry after losing a race on a unique row (bounded: never a loop).
+ATTEMPTS = 2
 # Typed text longer than this is refused before any step sees it.
 MAX_TEXT = 1000
 # VK's "Начать" button and its plain-word equivalents open /start.
@@ -63,21 +65,34 @@ class Dialogs:
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         platform, user_id = str(platform), str(user_id)
-        try:
-            async with self.db.write() as session:
-                row = await session.get(DialogState, (platform, user_id))
-                state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
-                ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
-                          platform=platform, user_id=user_id, state=state)
-                reply = await self._dispatch(ctx, inp)
-                if not ctx.drop_state:
-                    await self._save(session, row, ctx)
-            return reply
-        except DomainError as error:
-            return await self._refused(platform, user_id, error)
-        except Exception as exc:  # noqa: BLE001 - the parent must never see a traceback
-            self._log_failure(platform, inp, exc)
-            return await self._apology(platform, user_id)
+        for attempt in range(ATTEMPTS):
+            try:
+                return await self._handle_once(platform, user_id, inp)
+            except DomainError as error:
+                return await self._refused(platform, user_id, error)
+            except IntegrityError as exc:
+                # A race lost to a concurrent update (a double press, two processes):
+                # the second attempt sees the winner's rows and answers accordingly.
+                if attempt + 1 < ATTEMPTS:
+                    log.info("dialog: retrying after a concurrent update on %s", platform)
+                    continue
+                self._log_failure(platform, inp, exc)
+                return await self._apology(platform, user_id)
+            except Exception as exc:  # noqa: BLE001 - the parent must never see a traceback
+                self._log_failure(platform, inp, exc)
+                return await self._apology(platform, user_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _handle_once(self, platform: str, user_id: str, inp: Input) -> Reply:
+        async with self.db.write() as session:
+            row = await session.get(DialogState, (platform, user_id))
+            state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
+            ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
+                      platform=platform, user_id=user_id, state=state)
+            reply = await self._dispatch(ctx, inp)
+            if not ctx.drop_state:
+                await self._save(session, row, ctx)
+        return reply
 
     # --- dispatch -----------------------------------------------------------
     async def _dispatch(self, ctx: Ctx, inp: Input) -> Reply:

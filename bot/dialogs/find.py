@@ -120,7 +120,7 @@ async def pick_age_screen(ctx: Ctx) -> Screen:
             for child in await core_children.list_children(ctx.session, parent) if child.birth_date]
     ages = [Button(str(age), f"find:age:{age}") for age in AGE_CHOICES]
     return Screen(text=texts.FIND_PICK_CHILD, rows=rows(
-        *chunked(kids, 3), *chunked(ages, 7), Button(texts.BTN_ANY_AGE, "find:age:0"),
+        *chunked(kids, 3), *chunked(ages, 5), Button(texts.BTN_ANY_AGE, "find:age:0"),
         Button(texts.BTN_BACK, "find:back")))
 
 

@@ -93,6 +93,8 @@ class DialogClient:
         assert isinstance(reply, Reply) and reply.screens, "every input gets a screen"
         for screen in reply.screens:
             assert screen.text.strip(), "a screen always says something"
+            # VK keyboards: at most 5 buttons a row and 10 rows.
+            assert len(screen.rows) <= 10 and all(len(row) <= 5 for row in screen.rows), screen.rows
         self.replies.append(reply)
         return reply
 

@@ -174,3 +174,22 @@ async def test_budget_warning_in_spring_when_autumn_is_left_short(db, clock):
     assert "Доплата родителя: 8 000 ₽" in text and "нужно будет доплатить" in text
     await client.click("Подтвердить")
     assert "Доплата родителя: 8 000 ₽" in client.text
+
+
+async def test_a_double_press_of_confirm_enrolls_once(any_db, clock):
+    import asyncio
+
+    from bot.dialogs.screen import Input
+
+    await add_nominal(any_db, MUNI, 2026, 1_200_000)
+    program_id = await add_program(any_db, clock)
+    client = await parent_with_child(any_db, clock)
+    await client.press(f"enr:start:{program_id}")
+    await client.click("Иванова Мария")
+    confirm = client.button("Подтвердить").action
+    replies = await asyncio.wait_for(asyncio.gather(*(
+        client.dialogs.handle("test", "1", Input.press(confirm)) for _ in range(2))), timeout=60)
+    texts = sorted(reply.screens[0].text for reply in replies)
+    assert sum("записан(а) на" in text for text in texts) == 1, texts
+    assert sum("уже записан на эту программу" in text for text in texts) == 1, texts
+    assert await count(any_db, Enrollment) == 1 and await count(any_db, Certificate) == 1

@@ -175,3 +175,18 @@ async def test_every_action_fits_telegram_callback_data(db, clock):
         assert all(len(b.action.encode()) <= MAX_ACTION_BYTES and b.action.isascii()
                    for b in client.buttons()), command
         assert client.has_button("В меню") or client.has_button("Назад"), command
+
+
+async def test_a_restart_keeps_the_question_on_every_backend(any_db, clock):
+    client = DialogClient(make_dialogs(any_db, clock))
+    await client.start()
+    await client.send("/children")
+    await client.click("Добавить ребёнка")
+    await client.send("Иванова Мария Петровна")
+    await any_db.dispose()                        # the old process is gone
+    restarted = DialogClient(make_dialogs(any_db, clock))
+    await restarted.send("31.02.2015")
+    assert "Такой даты не существует" in restarted.text
+    await restarted.send("05.03.2016")
+    assert "СНИЛС" in restarted.text
+    assert (await dialog_state(any_db))["data"]["name"] == "Иванова Мария Петровна"
