@@ -7,7 +7,7 @@ import datetime as dt
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.screen import Button, Screen
-from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, rows, step
+from bot.dialogs.state import Ctx, Stale, action, command, int_arg, on_text, paged, rows, step
 from core import children as core_children
 from core import catalog, municipalities
 from core.models import Certificate, Child
@@ -75,7 +75,8 @@ async def ask_muni(ctx: Ctx) -> Screen:
     if not munis:
         return Screen(text=texts.CHILD_NO_MUNIS, rows=rows(CANCEL))
     buttons = [Button(fmt.short(m.name, 30), f"ch:muni:{m.id}") for m in munis]
-    return Screen(text=texts.CHILD_ASK_MUNI, rows=rows(*chunked(buttons, 2), CANCEL))
+    return Screen(text=texts.CHILD_ASK_MUNI,
+                  rows=rows(*paged(buttons, int(ctx.data.get("mpage", 0)), "ch:mp"), CANCEL))
 
 
 @step("ch.confirm")
@@ -104,6 +105,8 @@ async def press(ctx: Ctx, args: list[str]) -> Screen:
     if what == "muni" and ctx.step_name == "ch.muni" and {"name", "birth", "snils"} <= ctx.data.keys():
         muni = await municipalities.get(ctx.session, int_arg(args, 1))
         return await ctx.advance("ch.confirm", muni=muni.id)
+    if what == "mp" and ctx.step_name == "ch.muni" and len(args) == 2:
+        return await ctx.advance("ch.muni", mpage=int_arg(args, 1))
     if what == "save" and ctx.step_name == "ch.confirm":
         data = ctx.data
         child = await core_children.register_child(

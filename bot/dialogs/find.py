@@ -11,7 +11,7 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
-from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, rows, step
+from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, municipalities
 from core import children as core_children
 from core.enrollment import seats_left
@@ -110,7 +110,8 @@ async def pick_muni_screen(ctx: Ctx) -> Screen:
     munis = await catalog.list_municipalities(ctx.session)
     buttons = [Button(fmt.short(m.name, 30), f"find:muni:{m.id}") for m in munis]
     return Screen(text=texts.FIND_PICK_MUNI, rows=rows(
-        *chunked(buttons, 2), Button(texts.BTN_ANY_MUNI, "find:muni:0"), Button(texts.BTN_BACK, "find:back")))
+        *paged(buttons, int(ctx.data.get("mpage", 0)), "find:mp"), Button(texts.BTN_ANY_MUNI, "find:muni:0"),
+        Button(texts.BTN_BACK, "find:back")))
 
 
 @step("find.age")
@@ -193,6 +194,8 @@ async def press_find(ctx: Ctx, args: list[str]) -> Screen:
     if what == "reset" and not rest:
         ctx.state["find"] = {}
         return await ctx.show("find")
+    if what == "mp" and len(rest) == 1 and ctx.step_name == "find.muni":
+        return await ctx.show("find.muni", mpage=int_arg(rest, 0))
     if what == "muni" and len(rest) == 1:
         muni_id = int_arg(rest, 0)
         if muni_id:

@@ -182,3 +182,22 @@ def chunked(buttons: list[Button], size: int) -> list[list[Button]]:
 
 def as_reply(result: Reply | Screen) -> Reply:
     return result if isinstance(result, Reply) else Reply(screens=[result])
+
+
+PICK_PAGE = 12  # choices per page of a long list (6 rows of 2: VK allows 10 rows)
+
+
+def paged(buttons: list[Button], page: int, nav_action: str, per_row: int = 2,
+          per_page: int = PICK_PAGE) -> list[list[Button]]:
+    """One page of a long list of choices, with ◀/▶ (`nav_action` + ":<page>") when needed."""
+    pages = max(1, -(-len(buttons) // per_page))
+    page = min(max(page, 0), pages - 1)
+    out = chunked(buttons[page * per_page:(page + 1) * per_page], per_row)
+    nav = []
+    if page > 0:
+        nav.append(Button("◀", f"{nav_action}:{page - 1}"))
+    if page < pages - 1:
+        nav.append(Button("▶", f"{nav_action}:{page + 1}"))
+    if nav:
+        out.append(nav)
+    return out

@@ -7,7 +7,7 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
-from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, rows, step
+from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, paged, rows, step
 from core import catalog, municipalities, subscriptions
 from core import children as core_children
 from core.errors import DomainError
@@ -53,7 +53,8 @@ async def list_screen(ctx: Ctx) -> Screen:
 async def muni_screen(ctx: Ctx) -> Screen:
     munis = await catalog.list_municipalities(ctx.session)
     buttons = [Button(fmt.short(m.name, 30), f"sub:muni:{m.id}") for m in munis]
-    return Screen(text=texts.SUB_PICK_MUNI, rows=rows(*chunked(buttons, 2), BACK))
+    return Screen(text=texts.SUB_PICK_MUNI,
+                  rows=rows(*paged(buttons, int(ctx.data.get("mpage", 0)), "sub:mp"), BACK))
 
 
 @step("sub.cats")
@@ -129,6 +130,8 @@ async def press_subscription(ctx: Ctx, args: list[str]) -> Screen:
     if what == "delok" and len(rest) == 1:
         await subscriptions.delete_subscription(ctx.session, parent, int_arg(rest, 0))
         return await ctx.show("subs", texts.SUB_DELETED)
+    if what == "mp" and len(rest) == 1 and here == "sub.muni":
+        return await ctx.show("sub.muni", mpage=int_arg(rest, 0))
     if what == "muni" and len(rest) == 1 and here == "sub.muni":
         muni = await municipalities.get(ctx.session, int_arg(rest, 0))
         return await ctx.show("sub.cats", muni=muni.id, cats=[], age=None, cert=False)

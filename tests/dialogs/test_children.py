@@ -142,3 +142,21 @@ async def test_a_municipality_button_from_an_old_screen_is_stale(db, clock):
     await client.press("ch:save")
     assert "Эта кнопка устарела" in client.last.text
     assert await snapshot(db) == before
+
+
+async def test_a_long_municipality_list_is_paged(db, clock):
+    for n in range(15):
+        await add_nominal(db, f"Район {n:02d}", 2026, 1_000_000)
+    client = DialogClient(make_dialogs(db, clock))
+    await client.start()
+    await client.send("/children")
+    await client.click("Добавить ребёнка")
+    await client.send("Иванов Иван")
+    await client.send("01.01.2015")
+    await client.send(SNILS_2)
+    assert client.has_button("Район 00") and not client.has_button("Район 14")
+    await client.click("▶")
+    await client.click("Район 14")
+    assert "Муниципалитет: Район 14" in client.text
+    await client.click("Сохранить")
+    assert (await children_of(db))[0].municipality.name == "Район 14"

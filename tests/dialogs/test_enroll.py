@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from core.models import Certificate, CertificateStatus, Enrollment, Funding, LedgerEntry, WaitlistEntry
+from core.models import Certificate, CertificateStatus, Enrollment, Funding, LedgerEntry, Unit, WaitlistEntry
 from tests.dialogs.kit import (
     SNILS_1,
     SNILS_2,
@@ -193,3 +193,14 @@ async def test_a_double_press_of_confirm_enrolls_once(any_db, clock):
     assert sum("записан(а) на" in text for text in texts) == 1, texts
     assert sum("уже записан на эту программу" in text for text in texts) == 1, texts
     assert await count(any_db, Enrollment) == 1 and await count(any_db, Certificate) == 1
+
+
+async def test_a_nominal_in_hours_is_shown_in_hours(db, clock):
+    await add_nominal(db, "г. Абакан", 2026, 72, Unit.HOURS)
+    program_id = await add_program(db, clock, municipality="г. Абакан", price=None, hours=8)
+    client = await parent_with_child(db, clock, municipality="г. Абакан")
+    await client.press(f"enr:start:{program_id}")
+    await client.click("Иванова Мария")
+    assert "Стоимость: 16 ч" in client.text and "было 72 ч, станет 56 ч" in client.text
+    await client.click("Подтвердить")
+    assert "доступно 56 ч, зарезервировано 16 ч" in client.text
