@@ -145,7 +145,11 @@ async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:
 
 
 # --- handlers ----------------------------------------------------------------
-@router.message(F.from_user)
+# Private chats only: in a group, a SNILS typed to the bot would be read by everyone.
+PRIVATE = F.chat.type == "private"
+
+
+@router.message(PRIVATE, F.from_user)
 async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
     assert message.from_user is not None
     raw = message.text if message.text is not None else (message.caption or "")
@@ -223,7 +227,7 @@ def make_dispatcher(dialogs: Any) -> Dispatcher:
 
 def _fresh_router() -> Router:
     fresh = Router(name="telegram")
-    fresh.message.register(on_message, F.from_user)
+    fresh.message.register(on_message, PRIVATE, F.from_user)
     fresh.callback_query.register(on_callback)
     return fresh
 

@@ -171,6 +171,20 @@ async def test_a_failing_dialog_shows_a_plain_apology_and_still_answers_the_butt
     assert fake.callbacks[query]["answered"] is not None
 
 
+async def test_messages_in_group_chats_are_ignored(fake, bot):
+    import datetime as dt
+
+    from aiogram.types import Chat, Message, User
+
+    dialogs = ScriptedDialogs()
+    update = Update(update_id=1, message=Message(
+        message_id=1, date=dt.datetime.now(dt.timezone.utc), chat=Chat(id=-100123, type="group"),
+        from_user=User(id=USER, is_bot=False, first_name="P"), text="112-233-445 95"))
+    await tg.handle_batch(tg.make_dispatcher(dialogs), bot, [update])
+    assert dialogs.inputs == []
+    assert fake.calls_to("sendMessage") == []
+
+
 async def test_updates_of_one_parent_are_handled_in_order(fake, bot):
     seen: list[str] = []
 
