@@ -1,0 +1,97 @@
+"""SPEC §1 Money, as a property: whatever parents and the calendar do, the ledger
+keeps its invariants.
+
+Random sequences of enroll / cancel / advance the clock / settle the month /
+roll the year over, on one SQLite database; after every step, for every
+certificate and year: available ≥ 0, reserved ≥ 0, and
+credit = available + reserved + spent + expired; per enrollment month a
+reservation is settled or refunded at most once, never both.
+"""
+import asyncio
+import datetime as dt
+import tempfile
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from core.certificates import balance
+from core.clock import FixedClock
+from core.db import Database
+from core.enrollment import cancel, enroll
+from core.errors import DomainError
+from core.models import Base, Certificate, LedgerEntry, LedgerKind, Parent
+from core.settlement import previous_month, settle_month, year_rollover
+from tests import factories as f
+
+steps = st.lists(st.one_of(
+    st.tuples(st.just("enroll"), st.integers(0, 2), st.integers(0, 4)),
+    st.tuples(st.just("cancel"), st.integers(0, 20), st.just(0)),
+    st.tuples(st.just("advance"), st.integers(1, 75), st.just(0)),
+    st.tuples(st.just("settle"), st.just(0), st.just(0)),
+    st.tuples(st.just("rollover"), st.just(0), st.just(0)),
+), min_size=5, max_size=25)
+
+
+async def _check_invariants(s):
+    certificates = (await s.execute(select(Certificate))).scalars().all()
+    years = (await s.execute(select(LedgerEntry.year).distinct())).scalars().all()
+    for certificate in certificates:
+        for year in years:
+            b = await balance(s, certificate, year)
+            assert b.available >= 0, b
+            assert b.reserved >= 0, b
+            assert b.credited == b.available + b.reserved + b.spent + b.expired, b
+    closes = (await s.execute(
+        select(LedgerEntry.enrollment_id, LedgerEntry.year, LedgerEntry.month, func.count())
+        .where(LedgerEntry.kind.in_([LedgerKind.SETTLE, LedgerKind.REFUND]))
+        .group_by(LedgerEntry.enrollment_id, LedgerEntry.year, LedgerEntry.month))).all()
+    assert all(count == 1 for *_, count in closes)
+
+
+async def _run(sequence):
+    clock = FixedClock(dt.datetime(2026, 8, 20, 12, 0))
+    with tempfile.TemporaryDirectory() as tmp:
+        database = Database(f"sqlite+aiosqlite:///{tmp}/p.sqlite3")
+        async with database.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        async with database.write() as s:
+            for year in (2026, 2027, 2028):
+                await f.nominal(s, year, rubles=10000)
+            parent = await f.parent(s, clock)
+            children = [await f.child(s, parent, clock) for _ in range(3)]
+            programs = [await f.program(s, clock, price_rub=price, start=start, end=end)
+                        for price, start, end in [
+                            (1500, dt.date(2026, 9, 1), dt.date(2028, 5, 31)),
+                            (2500, dt.date(2026, 1, 1), dt.date(2026, 12, 31)),
+                            (4000, dt.date(2026, 10, 1), dt.date(2027, 6, 30)),
+                            (900, dt.date(2027, 1, 1), dt.date(2028, 12, 31)),
+                            (3000, dt.date(2025, 9, 1), dt.date(2027, 5, 31))]]
+        enrollment_ids: list[int] = []
+        for action, a, b in sequence:
+            try:
+                async with database.write() as s:
+                    parent_row = await s.get(Parent, parent.id)
+                    if action == "enroll":
+                        result = await enroll(s, parent_row, children[a].id, programs[b].id, clock)
+                        enrollment_ids.append(result.enrollment.id)
+                    elif action == "cancel" and enrollment_ids:
+                        await cancel(s, parent_row, enrollment_ids[a % len(enrollment_ids)], clock)
+                    elif action == "advance":
+                        clock.advance(days=a)
+                    elif action == "settle":
+                        year, month = previous_month(clock.today())
+                        await settle_month(s, year, month, clock)
+                    elif action == "rollover":
+                        await year_rollover(s, clock.today().year, clock)
+            except DomainError:
+                pass  # a refusal writes nothing; the invariants are checked below either way
+            async with database.read() as s:
+                await _check_invariants(s)
+        await database.dispose()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(steps)
+def test_random_enroll_cancel_settle_rollover_keep_the_ledger_invariants(sequence):
+    asyncio.run(_run(sequence))
