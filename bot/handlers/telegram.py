@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher, F, Router
@@ -53,6 +54,8 @@ PLATFORM = "telegram"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 POLL_TIMEOUT = 10          # seconds a getUpdates long poll may wait
+REPLY_ATTEMPTS = 3         # a reply waits out at most two flood limits …
+MAX_REPLY_WAIT = 10        # … of at most this many seconds each
 BACKOFF = (0.5, 1, 2, 5, 10)
 
 router = Router(name="telegram")
@@ -103,25 +106,41 @@ def render(screen: Screen) -> list[tuple[str, InlineKeyboardMarkup | None]]:
     return [(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
 
-async def send_screen(bot: Bot, chat_id: int, screen: Screen) -> None:
+async def send_screen(bot: Bot, chat_id: int, screen: Screen, *, patient: bool = False) -> None:
+    """Send a screen as new message(s). `patient` (replies in a conversation) waits out a short
+    flood limit; alerts are not patient: their Sender reports RetryLater and the worker paces."""
     for text, markup in render(screen):
-        await bot.send_message(chat_id=chat_id, text=text, reply_markup=markup)
+        send = lambda t=text, m=markup: bot.send_message(chat_id=chat_id, text=t, reply_markup=m)  # noqa: E731
+        await (_patiently(send) if patient else send())
+
+
+async def _patiently(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Telegram allows about one message a second per chat: wait out a short 429 (bounded)."""
+    for attempt in range(REPLY_ATTEMPTS):
+        try:
+            return await call()
+        except TelegramRetryAfter as exc:
+            if attempt == REPLY_ATTEMPTS - 1 or exc.retry_after > MAX_REPLY_WAIT:
+                raise
+            await asyncio.sleep(exc.retry_after)
+    return None  # pragma: no cover - the loop returns or raises
 
 
 async def replace_screen(bot: Bot, message: Message, screen: Screen) -> None:
     """Show `screen` in place of `message` (the one whose button was pressed)."""
     parts = render(screen)
     first_text, first_markup = parts[0]
+    chat_id = message.chat.id
     try:
-        await bot.edit_message_text(chat_id=message.chat.id, message_id=message.message_id,
-                                    text=first_text, reply_markup=first_markup)
+        await _patiently(lambda: bot.edit_message_text(chat_id=chat_id, message_id=message.message_id,
+                                                       text=first_text, reply_markup=first_markup))
     except TelegramBadRequest as exc:
         if "message is not modified" not in exc.message:
             # Too old, deleted, not text…: the parent still gets the screen.
             log.info("edit failed (%s), sending a new message instead", _short(exc))
-            await bot.send_message(chat_id=message.chat.id, text=first_text, reply_markup=first_markup)
+            await _patiently(lambda: bot.send_message(chat_id=chat_id, text=first_text, reply_markup=first_markup))
     for text, markup in parts[1:]:
-        await bot.send_message(chat_id=message.chat.id, text=text, reply_markup=markup)
+        await _patiently(lambda t=text, m=markup: bot.send_message(chat_id=chat_id, text=t, reply_markup=m))
 
 
 def _short(exc: Exception) -> str:
@@ -155,7 +174,7 @@ async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
     raw = message.text if message.text is not None else (message.caption or "")
     reply = await _ask(dialogs, message.from_user.id, Input.from_text(raw))
     for screen in reply.screens:
-        await send_screen(bot, message.chat.id, screen)
+        await send_screen(bot, message.chat.id, screen, patient=True)
 
 
 @router.callback_query()
@@ -169,7 +188,7 @@ async def on_callback(callback: CallbackQuery, bot: Bot, dialogs: Any) -> None:
         if screens and message is not None:
             await replace_screen(bot, message, screens.pop(0))
         for screen in screens:
-            await send_screen(bot, callback.from_user.id, screen)
+            await send_screen(bot, callback.from_user.id, screen, patient=True)
     finally:
         # Always answered, so the button stops spinning even if sending failed.
         try:

@@ -171,6 +171,17 @@ async def test_a_failing_dialog_shows_a_plain_apology_and_still_answers_the_butt
     assert fake.callbacks[query]["answered"] is not None
 
 
+async def test_a_reply_waits_out_a_short_flood_limit(fake, bot):
+    dialogs = ScriptedDialogs(Reply(screens=[menu()]))
+    fake.push_message(USER, "/start")
+    fake.throttle(USER, retry_after=1, times=1)
+    await feed(fake, bot, dialogs)
+    sends = fake.calls_to("sendMessage", USER)
+    assert [c.status for c in sends] == [429, 200]
+    assert sends[1].at - sends[0].at >= 0.9
+    assert fake.view(USER).text == "Главное меню"
+
+
 async def test_messages_in_group_chats_are_ignored(fake, bot):
     import datetime as dt
 
