@@ -11,12 +11,13 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 
 from core.catalog import parse_category, parse_funding, parse_provider_kind
 from core.clock import Clock
@@ -25,6 +26,8 @@ from core.errors import DomainError
 from core.models import Funding, Program
 from core.municipalities import clean_name, get_or_create
 from core.search_text import program_search_text
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (
     "external_id", "title", "provider", "provider_kind", "municipality", "category",
@@ -41,6 +44,7 @@ MAX_HOURS = 744          # hours in a month
 MAX_SEATS = 100_000
 MAX_PROBLEMS = 1000      # a hopeless file need not list a million lines
 CHUNK = 500
+ANALYZE_AFTER = 1000     # rows written; below that the old statistics are good enough
 # The columns that make a program (compared to tell "updated" from "unchanged").
 _FIELDS = (
     "title", "provider", "provider_kind", "municipality_id", "category", "age_min", "age_max",
@@ -415,4 +419,16 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
             await session.execute(update(Program), to_update[start:start + CHUNK])
         report.created = len(to_insert)
         report.updated = len(to_update)
+    if report.created + report.updated >= ANALYZE_AFTER:
+        await _refresh_statistics(db)
     return report
+
+
+async def _refresh_statistics(db: Database) -> None:
+    """After a big import, let the planner see the new catalog at once (it
+    would otherwise pick the category index over the municipality one)."""
+    try:
+        async with db.write() as session:
+            await session.execute(text("ANALYZE programs"))
+    except Exception:  # noqa: BLE001 - statistics are an optimisation, the import is done
+        log.warning("ANALYZE programs failed after an import", exc_info=True)
