@@ -195,6 +195,8 @@ def _text(row: dict[str, Any], key: str, limit: int, required: bool) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, Decimal)):
         raise _Bad(f"{key} must be text")
     value = str(value).strip()
+    if "\x00" in value:
+        raise _Bad(f"{key} contains a NUL character")
     if required and not value:
         raise _Bad(f"{key} is empty")
     if len(value) > limit:

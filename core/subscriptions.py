@@ -29,7 +29,10 @@ async def create_subscription(session: AsyncSession, parent: Parent, *, municipa
     await municipalities.get(session, municipality_id)
     if age is not None and not AGE_MIN <= age <= AGE_MAX:
         raise DomainError("age_out_of_range", age=age, min=AGE_MIN, max=AGE_MAX)
-    chosen = [Category(category) for category in categories]
+    try:
+        chosen = [Category(category) for category in categories]
+    except ValueError:
+        raise DomainError("category_invalid") from None
     if len(set(chosen)) != len(chosen):
         raise DomainError("categories_repeated")
     count = (await session.execute(

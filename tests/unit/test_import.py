@@ -162,6 +162,7 @@ async def test_a_json_with_bad_objects_lists_the_line_where_each_starts(db, cloc
     ({"start_date": "01.09.2026"}, "start_date '01.09.2026' is not a date YYYY-MM-DD"),
     ({"end_date": "2026-08-31"}, "end_date before start_date"),
     ({"title": ""}, "title is empty"),
+    ({"title": "Шах\x00маты"}, "title contains a NUL character"),
     ({"price_per_month": "", "hours_per_month": ""},
      "a certificate-funded program needs price_per_month or hours_per_month"),
 ])

@@ -119,6 +119,9 @@ async def test_an_unknown_municipality_or_a_repeated_category_is_refused(any_db,
     with pytest.raises(DomainError) as refusal:
         await subscribe(any_db, clock, parent, categories=[Category.ART, Category.ART])
     assert refusal.value.reason == "categories_repeated"
+    with pytest.raises(DomainError) as refusal:
+        await subscribe(any_db, clock, parent, categories=["спорт"])
+    assert refusal.value.reason == "category_invalid"
     async with any_db.read() as session:
         assert await list_subscriptions(session, parent) == []
 
