@@ -134,10 +134,15 @@ async def search(session: AsyncSession, filters: SearchFilters, page: int = 0,
     page = min(max(int(page), 0), pages - 1)
     items: list[Program] = []
     if total:
-        items = list((await session.execute(
-            select(Program).where(*conditions)
+        # Ids first (an index holding the filter columns and the title can
+        # answer this alone), then only this page's rows.
+        ids = list((await session.execute(
+            select(Program.id).where(*conditions)
             .order_by(Program.title, Program.id)
             .offset(page * page_size).limit(page_size))).scalars())
+        by_id = {p.id: p for p in (await session.execute(
+            select(Program).where(Program.id.in_(ids)))).scalars()}
+        items = [by_id[i] for i in ids if i in by_id]
     return SearchPage(items=items, total=total, page=page, pages=pages)
 
 
