@@ -76,6 +76,7 @@ def parse_at(raw: str | None) -> dt.date | None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = get_settings()
     except Exception as exc:  # noqa: BLE001 - a bad setting is the operator's to fix
@@ -173,9 +174,10 @@ async def cmd_seed_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace, settings: Settings) -> int:
+    at = parse_at(args.at)
     from bot.jobs.cli import run_job
 
-    return asyncio.run(run_job(args.name, parse_at(args.at), settings))
+    return asyncio.run(run_job(args.name, at, settings))
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
