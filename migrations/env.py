@@ -8,6 +8,7 @@ from sqlalchemy.engine import Connection
 
 from core.db import make_engine
 from core.models import Base
+import core.outbox  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

@@ -17,6 +17,7 @@ import pytest
 from core.clock import FixedClock
 from core.db import Database
 from core.models import Base
+import core.outbox  # noqa: F401
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 

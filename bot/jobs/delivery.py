@@ -1,0 +1,159 @@
+"""The delivery worker: pending outbox rows → messages, paced, exactly once.
+
+One message in flight per platform at a time; each is marked sent in its own
+unit of work right after the send succeeded, so a crash repeats at most that
+one message and loses none. Failures (bot/delivery.py):
+  RetryLater    the platform is paused for what it asked and the same message retried
+                (bounded); still refused → it stays pending for the next run;
+  Blocked       the parent is marked unreachable (their alerts pause), the row failed;
+  TransientError  attempts counted, retried later with bounded exponential backoff,
+                failed after MAX_ATTEMPTS;
+  other         failed at once (a bad request does not get better by repeating it).
+Logs name parent ids and counts only, never texts, names or SNILS.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientError
+from bot.jobs import screens
+from bot.jobs.pacing import Pacer
+from core import outbox
+from core.clock import Clock
+from core.db import Database
+
+log = logging.getLogger("bot.jobs.delivery")
+
+RETRY_LATER_TIMES = 5        # RetryLater answers waited out for one message in one run
+MAX_PAUSE_SECONDS = 60.0     # a longer retry_after ends the run; the rows stay pending
+ROUNDS = 1000                # batches per run (each up to BATCH parents); bounded anyway
+BATCH = 200
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    blocked: int = 0
+    retried: int = 0
+    throttled: int = 0
+    dropped: int = 0
+
+    def add(self, other: "DeliveryReport") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+class Deliverer:
+    """Long-lived (the scheduler keeps one): its pacers remember the platforms' windows."""
+
+    def __init__(self, db: Database, clock: Clock, senders: dict[str, Sender], *,
+                 pacers: dict[str, Pacer] | None = None,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.db = db
+        self.clock = clock
+        self.senders = senders  # looked up on every run: adapters register theirs late
+        self.pacers: dict[str, Pacer] = dict(pacers or {})
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self.stopping = False  # set on shutdown: finish the message in flight, take no more
+
+    def pacer(self, platform: str) -> Pacer:
+        if platform not in self.pacers:
+            self.pacers[platform] = Pacer.for_platform(platform, clock=self._monotonic, sleep=self._sleep)
+        return self.pacers[platform]
+
+    async def run(self, max_seconds: float = 600.0) -> DeliveryReport:
+        """Send everything due now on every platform that has a sender (platforms in parallel)."""
+        report = DeliveryReport()
+        async with self.db.write() as session:
+            report.dropped += await outbox.drop_moot(session, self.clock)
+        platforms = sorted(self.senders)
+        if not platforms:
+            return report
+        results = await asyncio.gather(*(self._run_platform(p, max_seconds) for p in platforms))
+        for result in results:
+            report.add(result)
+        return report
+
+    async def _run_platform(self, platform: str, max_seconds: float) -> DeliveryReport:
+        report = DeliveryReport()
+        deadline = self._monotonic() + max_seconds
+        for _ in range(ROUNDS):
+            if self.stopping:
+                break
+            async with self.db.read() as session:
+                units = await outbox.due_units(session, [platform], self.clock, BATCH)
+            if not units:
+                break
+            for unit in units:
+                if self.stopping or self._monotonic() > deadline:
+                    return report
+                if not await self.deliver(unit, report):
+                    return report  # the platform asked for a long pause: later runs continue
+        return report
+
+    async def deliver(self, unit: outbox.Unit, report: DeliveryReport) -> bool:
+        """Send one message and record the outcome; False if this platform should stop for now."""
+        sender = self.senders.get(unit.platform)
+        if sender is None:
+            return False
+        async with self.db.read() as session:
+            screen = await screens.build(session, unit, self.clock.today())
+        if screen is None:
+            async with self.db.write() as session:
+                await outbox.mark_dropped(session, unit, "moot")
+            report.dropped += 1
+            return True
+        pacer = self.pacer(unit.platform)
+        for _ in range(RETRY_LATER_TIMES):
+            await pacer.wait(unit.user_id)
+            try:
+                await sender.send(unit.user_id, screen)
+            except RetryLater as exc:
+                report.throttled += 1
+                log.info("%s asked to wait %.1fs (parent %d)", unit.platform, exc.seconds, unit.parent_id)
+                pacer.pause(min(exc.seconds, MAX_PAUSE_SECONDS))
+                if exc.seconds > MAX_PAUSE_SECONDS:
+                    return False
+                continue
+            except Blocked:
+                async with self.db.write() as session:
+                    await outbox.mark_unreachable(session, unit.parent_id, self.clock)
+                    await outbox.mark_failed(session, unit, "blocked", self.clock)
+                report.blocked += 1
+                report.failed += 1
+                log.info("parent %d blocked the bot on %s: alerts paused", unit.parent_id, unit.platform)
+                return True
+            except TransientError as exc:
+                await self._retry(unit, f"transient: {exc}", report)
+                return True
+            except DeliveryError as exc:
+                async with self.db.write() as session:
+                    await outbox.mark_failed(session, unit, f"error: {exc}", self.clock)
+                report.failed += 1
+                log.warning("alert to parent %d failed for good: %s", unit.parent_id, type(exc).__name__)
+                return True
+            except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, bounded
+                await self._retry(unit, f"unexpected: {type(exc).__name__}", report)
+                return True
+            async with self.db.write() as session:
+                await outbox.mark_sent(session, unit, self.clock)
+            report.sent += 1
+            return True
+        return True  # still throttled: the rows stay pending, the next run tries again
+
+    async def _retry(self, unit: outbox.Unit, reason: str, report: DeliveryReport) -> None:
+        async with self.db.write() as session:
+            again = await outbox.mark_retry(session, unit, reason, self.clock)
+        if again:
+            report.retried += 1
+        else:
+            report.failed += 1
+        log.info("alert to parent %d: %s (%s)", unit.parent_id, reason.split(":")[0],
+                 "will retry" if again else "gave up")

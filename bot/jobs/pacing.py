@@ -1,0 +1,77 @@
+"""Pacing sends at the platforms' limits (SPEC §1, "Delivery respects …").
+
+Telegram: at most 25 messages in any window of a little over a second for the
+whole bot (the platform says about 30), and one message a second per chat.
+VK: at most 20 requests a second per community token (the VK client's own
+limiter gates its calls too; both share the one budget). A 429 / flood answer
+pauses the whole platform for what it asked.
+
+The clock and the sleep are injected, so unit tests count instead of waiting.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import Awaitable, Callable
+
+# Windows a little wider than the platform's, so jitter on the wire never
+# makes the server see more than the limit within its one second.
+TELEGRAM = {"rate": 25, "per": 1.1, "per_chat": 1.05}
+VK = {"rate": 20, "per": 1.1, "per_chat": 0.0}
+LIMITS = {"telegram": TELEGRAM, "vk": VK}
+MAX_WAITS = 1000  # every wait frees a slot; bounded anyway
+
+
+class Pacer:
+    """At most `rate` sends in any `per` seconds overall, `per_chat` seconds apart per chat,
+    and nothing while paused (after a RetryLater)."""
+
+    def __init__(self, rate: int, per: float = 1.0, per_chat: float = 0.0, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        if rate < 1 or per <= 0 or per_chat < 0:
+            raise ValueError("rate must be >= 1, per > 0, per_chat >= 0")
+        self.rate, self.per, self.per_chat = rate, per, per_chat
+        self._clock, self._sleep = clock, sleep
+        self._stamps: collections.deque[float] = collections.deque()
+        self._last_in_chat: dict[str, float] = {}
+        self._paused_until = 0.0
+
+    @classmethod
+    def for_platform(cls, platform: str, **kw: object) -> "Pacer":
+        return cls(**LIMITS.get(platform, VK), **kw)  # type: ignore[arg-type]
+
+    def pause(self, seconds: float) -> None:
+        """Send nothing for `seconds` (the platform asked us to slow down)."""
+        self._paused_until = max(self._paused_until, self._clock() + max(float(seconds), 0.0))
+
+    def delay(self, chat: str) -> float:
+        """How long to wait before a send to `chat` may go (0: now)."""
+        now = self._clock()
+        while self._stamps and self._stamps[0] <= now - self.per:
+            self._stamps.popleft()
+        waits = [self._paused_until - now]
+        if len(self._stamps) >= self.rate:
+            waits.append(self._stamps[0] + self.per - now)
+        last = self._last_in_chat.get(chat)
+        if last is not None and self.per_chat:
+            waits.append(last + self.per_chat - now)
+        return max(0.0, *waits)
+
+    async def wait(self, chat: str) -> float:
+        """Wait until a send to `chat` may go and take its slot; returns the time waited."""
+        waited = 0.0
+        for _ in range(MAX_WAITS):
+            pause = self.delay(chat)
+            if pause <= 0:
+                break
+            waited += pause
+            await self._sleep(pause)
+        now = self._clock()
+        self._stamps.append(now)
+        self._last_in_chat[chat] = now
+        if len(self._last_in_chat) > 10_000:  # forget chats whose second is long over
+            horizon = now - max(self.per_chat, self.per)
+            self._last_in_chat = {c: t for c, t in self._last_in_chat.items() if t > horizon}
+        return waited

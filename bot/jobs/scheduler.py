@@ -1,0 +1,104 @@
+"""APScheduler 3 inside `python -m bot run` (bot/app.py calls `start(ctx)`).
+
+An AsyncIOScheduler with the default in-memory job store and the jobs defined
+here in code; the truth lives in our own tables (JobRun markers, outbox rows),
+so every job is idempotent and nothing needs a persistent job store. At start
+a one-off catch-up runs what the calendar missed while the bot was down, once.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.jobs import tasks
+from bot.jobs.delivery import Deliverer
+from bot.runtime import AppContext
+
+log = logging.getLogger("bot.jobs.scheduler")
+
+STOP_GRACE_SECONDS = 5.0   # a message in flight may finish and be marked sent
+
+
+class Jobs:
+    """The scheduler and what its jobs share; `shutdown()` is the app's stop hook."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        self.deliverer = Deliverer(ctx.db, ctx.clock, ctx.senders)
+        self.scheduler = AsyncIOScheduler(timezone=ctx.clock.tz)
+        self.running: set[asyncio.Task[Any]] = set()
+        self.stopping = False
+
+    def guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            if self.stopping:
+                return
+            task = asyncio.current_task()
+            if task is not None:
+                self.running.add(task)
+            try:
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a job failing must not stop the scheduler
+                # The type and where only: messages and SQL parameters may hold personal data.
+                where = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
+                log.error("job %s failed: %s\n%s", name, type(exc).__name__, where)
+            finally:
+                if task is not None:
+                    self.running.discard(task)
+        run.__name__ = f"job_{name.replace('-', '_')}"
+        return run
+
+    def add(self, name: str, trigger: Any, job: Callable[[], Awaitable[Any]], **kw: Any) -> None:
+        self.scheduler.add_job(self.guarded(name, job), trigger, id=name, name=name, coalesce=True,
+                               max_instances=1, replace_existing=True, **kw)
+
+    def start(self) -> "Jobs":
+        ctx, tz = self.ctx, self.ctx.clock.tz
+        now = dt.datetime.now(tz)
+        self.add("catch-up", DateTrigger(run_date=now), lambda: tasks.catch_up(ctx.db, ctx.clock),
+                 misfire_grace_time=None)
+        self.add("notify", IntervalTrigger(seconds=ctx.settings.notify_interval_seconds, timezone=tz),
+                 lambda: tasks.notify(ctx.db, ctx.clock, self.deliverer),
+                 next_run_time=now + dt.timedelta(seconds=1), misfire_grace_time=None)
+        self.add("settle-month", CronTrigger(day=1, hour=0, minute=5, timezone=tz),
+                 lambda: tasks.run_settle_month(ctx.db, ctx.clock), misfire_grace_time=3600)
+        self.add("year-rollover", CronTrigger(month=1, day=1, hour=0, minute=10, timezone=tz),
+                 lambda: tasks.run_year_rollover(ctx.db, ctx.clock), misfire_grace_time=3600)
+        self.add("year-end", CronTrigger(month=12, day=",".join(map(str, tasks.YEAR_END_DAYS)),
+                                         hour=10, minute=0, timezone=tz),
+                 lambda: tasks.run_year_end(ctx.db, ctx.clock), misfire_grace_time=3600)
+        self.scheduler.start()
+        log.info("scheduler: alerts every %ds; calendar in %s", ctx.settings.notify_interval_seconds, tz.key)
+        return self
+
+    async def shutdown(self) -> None:
+        """Stop taking new jobs, let a message in flight finish (bounded), then cancel."""
+        self.stopping = True
+        self.deliverer.stopping = True
+        with contextlib.suppress(Exception):
+            self.scheduler.pause()
+        if self.running:
+            await asyncio.wait(set(self.running), timeout=STOP_GRACE_SECONDS)
+        with contextlib.suppress(Exception):
+            self.scheduler.shutdown(wait=False)
+        late = [task for task in self.running if not task.done()]
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=2)
+
+
+def start(ctx: AppContext) -> Jobs:
+    return Jobs(ctx).start()

@@ -1,0 +1,115 @@
+"""The Screen of one outbox message (a digest, a notice, a reminder), built at
+send time from the rows it settles. None means "nothing left to say" (the
+program or the money is gone): the rows are dropped, not sent."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dialogs import format as fmt
+from bot.dialogs import texts as dialog_texts
+from bot.dialogs.children import first_name
+from bot.dialogs.find import ages_text, price_text
+from bot.dialogs.screen import Button, Screen
+from bot.jobs import texts
+from core import outbox
+from core.certificates import balance
+from core.models import (
+    Certificate,
+    CertificateStatus,
+    Charge,
+    Child,
+    Enrollment,
+    Program,
+    Subscription,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+
+DIGEST_MAX = 10          # programs listed in one digest; the rest are "и ещё N"
+UNSUBSCRIBE_MAX = 3      # unsubscribe buttons (one per matching subscription)
+NUMBERS_PER_ROW = 5
+
+
+def digest(programs: list[Program], total: int, subscriptions: list[Subscription]) -> Screen:
+    """One message for `total` new programs: the first DIGEST_MAX listed with a numbered
+    button opening each card, then "и ещё N", and «Отписаться» per subscription."""
+    shown = programs[:DIGEST_MAX]
+    total = max(total, len(shown))
+    head = texts.DIGEST_ONE if total == 1 else texts.DIGEST_MANY.format(count=total)
+    lines = [head]
+    for n, program in enumerate(shown, 1):
+        lines.append(dialog_texts.FIND_ITEM.format(
+            n=n, title=program.title, provider=program.provider, ages=ages_text(program),
+            price=price_text(program), badge=dialog_texts.FUNDING_BADGE[program.funding]))
+    if total > len(shown):
+        lines.append(texts.DIGEST_MORE.format(more=total - len(shown)))
+    lines.append(texts.DIGEST_HINT)
+    numbers = [Button(str(n), f"card:{program.id}") for n, program in enumerate(shown, 1)]
+    rows = [tuple(numbers[i:i + NUMBERS_PER_ROW]) for i in range(0, len(numbers), NUMBERS_PER_ROW)]
+    subs = subscriptions[:UNSUBSCRIBE_MAX]
+    for sub in subs:
+        label = texts.BTN_UNSUBSCRIBE if len(subs) == 1 else texts.BTN_UNSUBSCRIBE_N.format(
+            municipality=fmt.short(sub.municipality.name, 24))
+        rows.append((Button(label, f"unsub:{sub.id}"),))
+    return Screen(text="\n\n".join(lines), rows=tuple(rows))
+
+
+async def build(session: AsyncSession, unit: outbox.Unit, today: dt.date) -> Screen | None:
+    if not unit.row_ids:
+        return None
+    if unit.kind == outbox.PROGRAM:
+        # Programs deleted since the fan-out are skipped; the count is of those still there.
+        present = select(Program.id).where(Program.id.in_(list(unit.refs[:5000])))
+        programs = list((await session.execute(
+            select(Program).where(Program.id.in_(list(unit.refs[:5000]))).order_by(Program.id)
+            .limit(DIGEST_MAX))).scalars())
+        total = len(unit.refs) if len(unit.refs) > 5000 else len((await session.execute(present)).all())
+        subscriptions = list((await session.execute(
+            select(Subscription).where(Subscription.id.in_(list(unit.subscription_ids)))
+            .order_by(Subscription.id))).scalars())
+        if not programs or not subscriptions:
+            return None
+        return digest(programs, total, subscriptions)
+    ref = unit.refs[0]
+    if unit.kind == outbox.WAITLIST:
+        entry = await session.get(WaitlistEntry, ref)
+        if entry is None or entry.status is not WaitlistStatus.OFFERED or entry.child.forgotten_at:
+            return None
+        return Screen(
+            text=texts.WAITLIST_OFFER.format(title=entry.program.title, name=first_name(entry.child)),
+            rows=((Button(texts.BTN_OPEN_PROGRAM, f"card:{entry.program_id}"),),))
+    if unit.kind == outbox.COPAY:
+        charge = await session.get(Charge, ref)
+        if charge is None or charge.copay <= 0:
+            return None
+        enrollment = await session.get(Enrollment, charge.enrollment_id)
+        if enrollment is None or enrollment.child.forgotten_at:
+            return None
+        return Screen(
+            text=texts.COPAY_NOTICE.format(
+                name=first_name(enrollment.child), title=enrollment.program.title, year=charge.year,
+                cost=fmt.amount(charge.cost, charge.unit), covered=fmt.amount(charge.covered, charge.unit),
+                copay=fmt.amount(charge.copay, charge.unit)),
+            rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
+    if unit.kind == outbox.YEAR_END:
+        year = int(ref) // 10000
+        lines = []
+        certificates = (await session.execute(
+            select(Certificate).join(Child, Child.id == Certificate.child_id)
+            .where(Child.parent_id == unit.parent_id, Child.forgotten_at.is_(None),
+                   Certificate.status == CertificateStatus.FUNDED)
+            .order_by(Certificate.id))).scalars().all()
+        for certificate in certificates:
+            left = await balance(session, certificate, year)
+            if left.available > 0:
+                lines.append(texts.YEAR_END_LINE.format(
+                    name=first_name(certificate.child), number=certificate.number,
+                    available=fmt.amount(left.available, left.unit)))
+        if not lines or today.year != year:
+            return None
+        return Screen(text="\n".join([texts.YEAR_END_TITLE, *lines, "", texts.YEAR_END_TAIL]),
+                      rows=((Button(texts.BTN_BALANCE, "cmd:balance"),),))
+    return None

@@ -1,0 +1,134 @@
+"""The scheduled jobs themselves, each idempotent (the truth is in our tables):
+
+notify          fan new programs out, queue waiting-list and co-payment notices,
+                deliver what is due;
+settle-month    settle the previous month (1st, 00:05);
+year-rollover   expire, credit, renew (1 January, 00:10), then notify co-payments;
+year-end        remind parents with free money left (1 and 20 December);
+catch_up        at start-up: each calendar job whose period passed while the bot
+                was down runs once, not once per missed tick.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from bot.jobs.delivery import Deliverer, DeliveryReport
+from core import outbox
+from core.clock import Clock
+from core.db import Database
+from core.settlement import (
+    SETTLE_MONTH,
+    YEAR_ROLLOVER,
+    job_done,
+    month_period,
+    previous_month,
+    settle_month,
+    year_rollover,
+)
+
+log = logging.getLogger("bot.jobs")
+
+YEAR_END = "year-end-reminder"
+YEAR_END_DAYS = (1, 20)  # of December
+
+
+@dataclass
+class NotifyReport:
+    queued_programs: int = 0
+    queued_notices: int = 0
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+async def enqueue(db: Database, clock: Clock) -> NotifyReport:
+    report = NotifyReport()
+    async with db.write() as session:
+        fan = await outbox.fan_out(session, clock)
+        report.queued_programs = fan.queued
+        report.queued_notices += await outbox.enqueue_waitlist_offers(session, clock)
+        report.queued_notices += await outbox.enqueue_copay_notices(session, clock)
+    return report
+
+
+async def notify(db: Database, clock: Clock, deliverer: Deliverer, max_seconds: float = 600.0) -> NotifyReport:
+    report = await enqueue(db, clock)
+    report.delivery = await deliverer.run(max_seconds=max_seconds)
+    d = report.delivery
+    if report.queued_programs or report.queued_notices or d.sent or d.failed or d.retried:
+        log.info("notify: queued %d program alert(s) and %d notice(s); sent %d, failed %d, retrying %d",
+                 report.queued_programs, report.queued_notices, d.sent, d.failed, d.retried)
+    return report
+
+
+async def run_settle_month(db: Database, clock: Clock, day: dt.date | None = None) -> str:
+    """Settle the month before `day` (default today); returns the period."""
+    year, month = previous_month(day or clock.today())
+    async with db.write() as session:
+        result = await settle_month(session, year, month, clock)
+    log.info("settle-month %s: %d reservation(s) settled%s", result.period, result.settled,
+             " (already done)" if result.already_done else "")
+    return result.period
+
+
+async def run_year_rollover(db: Database, clock: Clock, year: int | None = None) -> int:
+    """The rollover into `year` (default this year), then queue the co-payment notices."""
+    year = year or clock.today().year
+    async with db.write() as session:
+        report = await year_rollover(session, year, clock)
+        queued = await outbox.enqueue_copay_notices(session, clock)
+    log.info("year-rollover %d: %d certificate(s), %d renewal(s), %d shortfall notice(s) queued",
+             year, report.certificates, len(report.renewals), queued)
+    return len(report.shortfalls)
+
+
+def year_end_day(today: dt.date) -> dt.date | None:
+    """The latest reminder day of December on or before `today` (None outside December)."""
+    if today.month != 12:
+        return None
+    days = [d for d in YEAR_END_DAYS if d <= today.day]
+    return dt.date(today.year, 12, days[-1]) if days else None
+
+
+async def run_year_end(db: Database, clock: Clock, day: dt.date | None = None) -> int:
+    """Queue the year-end reminders of `day` (default: today's reminder day), once."""
+    day = day or year_end_day(clock.today())
+    if day is None:
+        return 0
+    period = day.isoformat()
+    async with db.write() as session:
+        if await outbox.period_done(session, YEAR_END, period):
+            return 0
+        queued = await outbox.enqueue_year_end(session, day, clock)
+        await outbox.mark_period(session, YEAR_END, period, clock)
+    log.info("year-end reminders of %s: %d queued", period, queued)
+    return queued
+
+
+@dataclass
+class CatchUp:
+    settled: str | None = None
+    rolled_over: int | None = None
+    reminded: str | None = None
+
+
+async def catch_up(db: Database, clock: Clock) -> CatchUp:
+    """Run once what was missed while the bot was down (coalesced: the latest period only;
+    settling a month also settles every older open month)."""
+    done = CatchUp()
+    today = clock.today()
+    year, month = previous_month(today)
+    async with db.read() as session:
+        rolled = await job_done(session, YEAR_ROLLOVER, str(today.year))
+        settled = await job_done(session, SETTLE_MONTH, month_period(year, month))
+        reminder = year_end_day(today)
+        reminded = reminder is None or await outbox.period_done(session, YEAR_END, reminder.isoformat())
+    if not rolled:
+        await run_year_rollover(db, clock, today.year)
+        done.rolled_over = today.year
+    if not settled:
+        done.settled = await run_settle_month(db, clock, today)
+    if not reminded and reminder is not None:
+        await run_year_end(db, clock, reminder)
+        done.reminded = reminder.isoformat()
+    return done

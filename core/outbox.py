@@ -1,0 +1,378 @@
+"""The alert outbox: every message the bot owes a parent outside a conversation.
+
+One row per (kind, parent, platform, thing) — a new program, an offered
+waiting-list seat, a renewal co-payment, a year-end reminder — under a
+UNIQUE key, so fanning out or enqueuing twice never owes a message twice.
+The delivery worker (bot/jobs/delivery.py) sends pending rows and marks each
+one sent right after its send succeeded: a crash loses nothing and repeats
+at most the one message that was in flight.
+
+New programs are fanned out in SQL (INSERT … SELECT … ON CONFLICT DO
+NOTHING) from `core.subscriptions.new_program_matches`, over a window that
+starts a little before the stored watermark: an import computes its
+`published_at` before its transaction commits, and the overlap catches such
+late commits while the unique key keeps them from arriving twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    and_,
+    exists,
+    func,
+    literal,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import Clock
+from core.models import (
+    Base,
+    Certificate,
+    CertificateStatus,
+    Charge,
+    Child,
+    Enrollment,
+    JobRun,
+    LedgerEntry,
+    LedgerKind,
+    Parent,
+    Subscription,
+    UTCDateTime,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+from core.subscriptions import new_program_matches
+
+# Kinds of alerts (Outbox.kind) and what `ref_id` points at.
+PROGRAM = "program"      # Program.id — grouped into one digest per parent
+WAITLIST = "waitlist"    # WaitlistEntry.id — a seat freed
+COPAY = "copay"          # Charge.id — a renewal co-payment found at year rollover
+YEAR_END = "year_end"    # YYYYMMDD of the reminder — free money expires on 31 December
+KINDS = (PROGRAM, WAITLIST, COPAY, YEAR_END)
+
+# Outbox.status
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"        # the parent blocked the bot, or retries were used up
+DROPPED = "dropped"      # not to be sent any more (parent forgot their data, unsubscribed, moot)
+STATUSES = (PENDING, SENT, FAILED, DROPPED)
+
+NEW_PROGRAMS = "new-programs"
+# How far before the watermark each fan-out looks again (late-committed imports).
+OVERLAP = dt.timedelta(minutes=15)
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+# A TransientError is retried this many times in all, with bounded exponential backoff.
+MAX_ATTEMPTS = 5
+BACKOFF_BASE_SECONDS = 2
+BACKOFF_MAX_SECONDS = 300
+
+
+class Outbox(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "parent_id", "platform", "ref_id", name="uq_outbox_alert"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    ref_id: Mapped[int] = mapped_column(BigInteger)
+    # The subscription that matched (program alerts): its «Отписаться» button. No FK:
+    # the subscription may be deleted while the row waits (the row is then dropped).
+    subscription_id: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AlertWatermark(Base):
+    """How far (Program.published_at) new programs have been fanned out."""
+    __tablename__ = "alert_watermarks"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    until: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+def _insert(session: AsyncSession):  # noqa: ANN202 - a dialect's Insert
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(Outbox)
+    if name == "sqlite":
+        return sqlite.insert(Outbox)
+    raise NotImplementedError(f"outbox fan-out needs SQLite or PostgreSQL, not {name}")
+
+
+async def _insert_from(session: AsyncSession, rows) -> int:  # noqa: ANN001
+    """INSERT … SELECT rows (kind, parent_id, platform, ref_id, subscription_id, status,
+    attempts, created_at) … ON CONFLICT DO NOTHING; how many rows were new."""
+    source = rows.subquery()
+    # `WHERE true`: SQLite would otherwise read ON CONFLICT as a join's ON.
+    stmt = _insert(session).from_select(
+        ["kind", "parent_id", "platform", "ref_id", "subscription_id", "status", "attempts", "created_at"],
+        select(*source.c).where(true())).on_conflict_do_nothing()
+    result = await session.execute(stmt)
+    return max(result.rowcount or 0, 0)
+
+
+# --- new programs -----------------------------------------------------------
+
+async def watermark(session: AsyncSession) -> dt.datetime:
+    row = await session.get(AlertWatermark, NEW_PROGRAMS)
+    return row.until if row is not None else EPOCH
+
+
+@dataclass
+class FanOut:
+    since: dt.datetime
+    until: dt.datetime
+    queued: int
+
+
+async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
+    """Queue one PROGRAM row per (parent, new matching program), in one statement."""
+    previous = await watermark(session)
+    until = clock.now().astimezone(dt.timezone.utc)
+    if until < previous:  # a clock set back: never move the watermark backwards
+        until = previous
+    since = max(previous - OVERLAP, EPOCH)
+    matches = new_program_matches(since, until).subquery()
+    per_parent = (
+        select(literal(PROGRAM).label("kind"), matches.c.parent_id, Parent.platform,
+               matches.c.program_id.label("ref_id"),
+               func.min(matches.c.subscription_id).label("subscription_id"),
+               literal(PENDING).label("status"), literal(0).label("attempts"),
+               literal(until, UTCDateTime()).label("created_at"))
+        .join(Parent, Parent.id == matches.c.parent_id)
+        .group_by(matches.c.parent_id, Parent.platform, matches.c.program_id))
+    queued = await _insert_from(session, per_parent)
+    mark = await session.get(AlertWatermark, NEW_PROGRAMS)
+    if mark is None:
+        session.add(AlertWatermark(name=NEW_PROGRAMS, until=until))
+    else:
+        mark.until = until
+    await session.flush()
+    return FanOut(since=since, until=until, queued=queued)
+
+
+# --- notices ------------------------------------------------------------------
+
+async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
+    """Queue a notice for each OFFERED waiting-list place not yet told (and mark it told:
+    from now on the outbox owns its delivery)."""
+    now = clock.now()
+    rows = (select(literal(WAITLIST).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+                   WaitlistEntry.id.label("ref_id"), literal(None, Integer).label("subscription_id"),
+                   literal(PENDING).label("status"), literal(0).label("attempts"),
+                   literal(now, UTCDateTime()).label("created_at"))
+            .select_from(WaitlistEntry)
+            .join(Child, Child.id == WaitlistEntry.child_id)
+            .join(Parent, Parent.id == Child.parent_id)
+            .where(WaitlistEntry.status == WaitlistStatus.OFFERED, WaitlistEntry.notified_at.is_(None),
+                   Parent.forgotten_at.is_(None)))
+    queued = await _insert_from(session, rows)
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.status == WaitlistStatus.OFFERED, WaitlistEntry.notified_at.is_(None))
+        .values(notified_at=now).execution_options(synchronize_session=False))
+    return queued
+
+
+async def enqueue_copay_notices(session: AsyncSession, clock: Clock) -> int:
+    """Queue a notice for each renewal Charge with a co-payment not yet told."""
+    now = clock.now()
+    rows = (select(literal(COPAY).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+                   Charge.id.label("ref_id"), literal(None, Integer).label("subscription_id"),
+                   literal(PENDING).label("status"), literal(0).label("attempts"),
+                   literal(now, UTCDateTime()).label("created_at"))
+            .select_from(Charge)
+            .join(Enrollment, Enrollment.id == Charge.enrollment_id)
+            .join(Child, Child.id == Enrollment.child_id)
+            .join(Parent, Parent.id == Child.parent_id)
+            .where(Charge.copay > 0, Charge.notified_at.is_(None), Parent.forgotten_at.is_(None)))
+    queued = await _insert_from(session, rows)
+    await session.execute(
+        update(Charge).where(Charge.copay > 0, Charge.notified_at.is_(None))
+        .values(notified_at=now).execution_options(synchronize_session=False))
+    return queued
+
+
+def year_end_ref(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock) -> int:
+    """Queue a reminder (tagged with `day`) to each parent whose funded certificates still
+    hold free money in `day.year`: it expires on 31 December."""
+    sums = (select(LedgerEntry.certificate_id,
+                   func.sum(LedgerEntry.amount).filter(LedgerEntry.kind.in_(
+                       [LedgerKind.CREDIT, LedgerKind.REFUND])).label("plus"),
+                   func.sum(LedgerEntry.amount).filter(LedgerEntry.kind.in_(
+                       [LedgerKind.RESERVE, LedgerKind.EXPIRE])).label("minus"))
+            .where(LedgerEntry.year == day.year)
+            .group_by(LedgerEntry.certificate_id)).subquery()
+    has_free = exists().where(
+        Certificate.child_id == Child.id, Certificate.status == CertificateStatus.FUNDED,
+        sums.c.certificate_id == Certificate.id,
+        func.coalesce(sums.c.plus, 0) - func.coalesce(sums.c.minus, 0) > 0)
+    rows = (select(literal(YEAR_END).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+                   literal(year_end_ref(day), BigInteger).label("ref_id"),
+                   literal(None, Integer).label("subscription_id"),
+                   literal(PENDING).label("status"), literal(0).label("attempts"),
+                   literal(clock.now(), UTCDateTime()).label("created_at"))
+            .select_from(Parent)
+            .where(Parent.forgotten_at.is_(None),
+                   exists().where(Child.parent_id == Parent.id, Child.forgotten_at.is_(None), has_free)))
+    return await _insert_from(session, rows)
+
+
+# --- the worker's bookkeeping -------------------------------------------------
+
+async def drop_moot(session: AsyncSession, clock: Clock) -> int:
+    """Pending rows that must never be sent: the parent deleted their data, or the
+    program alert's subscription is gone (unsubscribed)."""
+    forgotten = exists().where(Parent.id == Outbox.parent_id, Parent.forgotten_at.is_not(None))
+    unsubscribed = and_(Outbox.kind == PROGRAM,
+                        ~exists().where(Subscription.id == Outbox.subscription_id))
+    result = await session.execute(
+        update(Outbox).where(Outbox.status == PENDING, forgotten | unsubscribed)
+        .values(status=DROPPED, last_error="moot").execution_options(synchronize_session=False))
+    return max(result.rowcount or 0, 0)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One message to send: the rows it settles (a digest settles several)."""
+    parent_id: int
+    platform: str
+    user_id: str
+    kind: str
+    row_ids: tuple[int, ...]
+    refs: tuple[int, ...] = ()              # ref_id of each row, ascending
+    subscription_ids: tuple[int, ...] = ()  # distinct, ascending (program digests)
+
+
+async def due_units(session: AsyncSession, platforms: list[str], clock: Clock,
+                    limit: int = 200) -> list[Unit]:
+    """Pending rows of reachable parents on `platforms` that are due, as messages: all of
+    a parent's PROGRAM rows form one digest, each other row is a message of its own.
+    At most `limit` parents, oldest first; interleaved (everyone's first message, then
+    everyone's second …) so a chat's 1-second limit never stalls the others."""
+    if not platforms:
+        return []
+    due = and_(Outbox.status == PENDING, Outbox.platform.in_(platforms),
+               (Outbox.next_attempt_at.is_(None)) | (Outbox.next_attempt_at <= clock.now()))
+    parents = (await session.execute(
+        select(Outbox.parent_id, Parent.external_id)
+        .join(Parent, Parent.id == Outbox.parent_id)
+        .where(due, Parent.forgotten_at.is_(None), Parent.unreachable_at.is_(None))
+        .group_by(Outbox.parent_id, Parent.external_id)
+        .order_by(func.min(Outbox.id))
+        .limit(limit))).all()
+    if not parents:
+        return []
+    user_of = {parent_id: external_id for parent_id, external_id in parents}
+    rows = (await session.execute(
+        select(Outbox.id, Outbox.kind, Outbox.parent_id, Outbox.platform, Outbox.ref_id,
+               Outbox.subscription_id)
+        .where(due, Outbox.parent_id.in_(list(user_of)))
+        .order_by(Outbox.parent_id, Outbox.id))).all()
+    grouped: dict[tuple[int, str], list] = {}
+    for row in rows:
+        key = (row.parent_id, PROGRAM if row.kind == PROGRAM else f"{row.kind}:{row.id}")
+        grouped.setdefault(key, []).append(row)
+    per_parent: dict[int, list[Unit]] = {}
+    for (parent_id, _), group in grouped.items():
+        first = group[0]
+        per_parent.setdefault(parent_id, []).append(Unit(
+            parent_id=parent_id, platform=first.platform, user_id=user_of[parent_id], kind=first.kind,
+            row_ids=tuple(r.id for r in group), refs=tuple(sorted(r.ref_id for r in group)),
+            subscription_ids=tuple(sorted({r.subscription_id for r in group if r.subscription_id is not None}))))
+    order = [parent_id for parent_id, _ in parents if parent_id in per_parent]
+    units: list[Unit] = []
+    depth = max((len(u) for u in per_parent.values()), default=0)
+    for level in range(depth):
+        units.extend(per_parent[p][level] for p in order if len(per_parent[p]) > level)
+    return units
+
+
+def _chunks(ids: tuple[int, ...], size: int = 5000) -> list[list[int]]:
+    """Row ids in pieces small enough for any driver's limit on bound parameters."""
+    return [list(ids[i:i + size]) for i in range(0, len(ids), size)] or [[]]
+
+
+async def _update_rows(session: AsyncSession, unit: Unit, **values: object) -> None:
+    for ids in _chunks(unit.row_ids):
+        await session.execute(
+            update(Outbox).where(Outbox.id.in_(ids), Outbox.status == PENDING).values(**values)
+            .execution_options(synchronize_session=False))
+
+
+async def mark_sent(session: AsyncSession, unit: Unit, clock: Clock) -> None:
+    await _update_rows(session, unit, status=SENT, sent_at=clock.now(), last_error=None)
+
+
+async def mark_failed(session: AsyncSession, unit: Unit, reason: str, clock: Clock) -> None:
+    await _update_rows(session, unit, status=FAILED, last_error=reason[:64], attempts=Outbox.attempts + 1)
+
+
+async def mark_dropped(session: AsyncSession, unit: Unit, reason: str) -> None:
+    await _update_rows(session, unit, status=DROPPED, last_error=reason[:64])
+
+
+def backoff_seconds(attempts: int) -> int:
+    """After the n-th failed attempt: 2, 4, 8 … seconds, never more than the cap."""
+    return min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+
+
+async def mark_retry(session: AsyncSession, unit: Unit, reason: str, clock: Clock) -> bool:
+    """Count a failed attempt; retry later with backoff, or give up after MAX_ATTEMPTS.
+    True if the rows will be retried."""
+    attempts = (await session.execute(
+        select(func.max(Outbox.attempts)).where(Outbox.id.in_(_chunks(unit.row_ids)[0])))).scalar() or 0
+    attempts += 1
+    if attempts >= MAX_ATTEMPTS:
+        await _update_rows(session, unit, status=FAILED, attempts=attempts, last_error=reason[:64])
+        return False
+    await _update_rows(session, unit, attempts=attempts, last_error=reason[:64],
+                       next_attempt_at=clock.now() + dt.timedelta(seconds=backoff_seconds(attempts)))
+    return True
+
+
+async def mark_unreachable(session: AsyncSession, parent_id: int, clock: Clock) -> None:
+    """The parent blocked the bot: pause everything for them until they come back (/start)."""
+    await session.execute(
+        update(Parent).where(Parent.id == parent_id, Parent.unreachable_at.is_(None))
+        .values(unreachable_at=clock.now()).execution_options(synchronize_session=False))
+
+
+async def counts(session: AsyncSession) -> dict[str, int]:
+    found = dict((await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))).all())
+    return {status: int(found.get(status, 0)) for status in STATUSES}
+
+
+# --- calendar markers (JobRun) -------------------------------------------------
+
+async def period_done(session: AsyncSession, job: str, period: str) -> bool:
+    return await session.get(JobRun, (job, period)) is not None
+
+
+async def mark_period(session: AsyncSession, job: str, period: str, clock: Clock) -> None:
+    if not await period_done(session, job, period):
+        session.add(JobRun(job=job, period=period, done_at=clock.now()))
+        await session.flush()
