@@ -72,6 +72,7 @@ class VkAdapter:
         self.blocked: set[str] = set()
         self.seen: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- events -------------------------------------------------------------
@@ -92,13 +93,20 @@ class VkAdapter:
 
     async def _handle_in_order(self, user: str, raw: dict[str, Any]) -> None:
         lock = self._locks.setdefault(user, asyncio.Lock())
-        async with lock:
-            try:
-                await self.on_event(raw)
-            except Blocked:
-                await self.mark_unreachable(user)
-            except Exception:  # noqa: BLE001 - one bad event must not stop the bot
-                log.error("VK event %s failed", raw.get("type"), exc_info=True)
+        self._waiting[user] = self._waiting.get(user, 0) + 1
+        try:
+            async with lock:
+                try:
+                    await self.on_event(raw)
+                except Blocked:
+                    await self.mark_unreachable(user)
+                except Exception:  # noqa: BLE001 - one bad event must not stop the bot
+                    log.error("VK event %s failed", raw.get("type"), exc_info=True)
+        finally:
+            self._waiting[user] -= 1
+            if not self._waiting[user]:  # nobody queued behind: forget the lock
+                del self._waiting[user]
+                self._locks.pop(user, None)
 
     async def drain(self, timeout: float) -> None:
         if self._tasks:

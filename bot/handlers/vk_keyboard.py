@@ -1,7 +1,8 @@
 """A `Screen`'s buttons as VK keyboards, within VK's limits, never dropping a choice.
 
-VK allows at most 5 buttons a row, 6 rows on an inline keyboard and 10 on a
-regular one, and labels of at most 40 characters. A screen with more rows is
+VK allows at most 5 buttons a row, 6 rows and 10 buttons in all on an inline
+keyboard, 10 rows and 40 buttons on a regular one, and labels of at most 40
+characters (dev.vk.com/ru/api/bots/development/keyboard). A screen with more rows is
 shown in pages: the last row of each page holds «◀ Назад» / «Ещё ▶», whose
 actions (`vkpage:N:KEY`) the adapter answers itself by re-rendering the
 remembered screen (`KEY` names it), without asking the dialogs.
@@ -21,6 +22,8 @@ from bot.dialogs.screen import Button, Screen
 MAX_BUTTONS_PER_ROW = 5
 MAX_ROWS_INLINE = 6
 MAX_ROWS_DEFAULT = 10
+MAX_BUTTONS_INLINE = 10    # buttons in all on one inline keyboard
+MAX_BUTTONS_DEFAULT = 40
 MAX_LABEL = 40
 
 PAGE_PREFIX = "vkpage:"
@@ -78,13 +81,34 @@ class Page:
         return [button.action for row in self.rows for button in row]
 
 
+def _limits(inline: bool) -> tuple[int, int]:
+    """(rows, buttons) one keyboard may hold."""
+    return (MAX_ROWS_INLINE, MAX_BUTTONS_INLINE) if inline else (MAX_ROWS_DEFAULT, MAX_BUTTONS_DEFAULT)
+
+
+def paginate(rows: list[tuple[Button, ...]], inline: bool) -> list[list[tuple[Button, ...]]]:
+    """The rows in pages that fit VK's limits with room left for the navigation row.
+
+    Rows stay whole (a row never holds more than 5 buttons, and a page has
+    room for more), so the dialogs' layout survives, only spread over pages.
+    """
+    max_rows, max_buttons = _limits(inline)
+    if len(rows) <= max_rows and sum(len(row) for row in rows) <= max_buttons:
+        return [rows]
+    room_rows, room_buttons = max_rows - 1, max_buttons - 2   # «◀ Назад» «Ещё ▶»
+    pages: list[list[tuple[Button, ...]]] = [[]]
+    used = 0
+    for row in rows:
+        if pages[-1] and (len(pages[-1]) + 1 > room_rows or used + len(row) > room_buttons):
+            pages.append([])
+            used = 0
+        pages[-1].append(row)
+        used += len(row)
+    return pages
+
+
 def page_count(screen: Screen, inline: bool) -> int:
-    rows = split_rows(screen.rows)
-    limit = MAX_ROWS_INLINE if inline else MAX_ROWS_DEFAULT
-    if len(rows) <= limit:
-        return 1
-    per_page = limit - 1
-    return -(-len(rows) // per_page)
+    return len(paginate(split_rows(screen.rows), inline))
 
 
 def render(screen: Screen, *, inline: bool, page: int = 0) -> Page | None:
@@ -96,14 +120,11 @@ def render(screen: Screen, *, inline: bool, page: int = 0) -> Page | None:
     rows = split_rows(screen.rows)
     if not rows:
         return None
-    limit = MAX_ROWS_INLINE if inline else MAX_ROWS_DEFAULT
-    pages = page_count(screen, inline)
+    pages_of_rows = paginate(rows, inline)
+    pages = len(pages_of_rows)
     page = min(max(page, 0), pages - 1)
-    if pages == 1:
-        shown = [list(row) for row in rows]
-    else:
-        per_page = limit - 1
-        shown = [list(row) for row in rows[page * per_page:(page + 1) * per_page]]
+    shown = [list(row) for row in pages_of_rows[page]]
+    if pages > 1:
         key = screen_key(screen)
         nav: list[Button] = []
         if page > 0:

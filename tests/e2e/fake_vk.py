@@ -248,8 +248,9 @@ class FakeVk:
             return None
         keyboard = json.loads(params["keyboard"])
         rows = keyboard.get("buttons", [])
-        limit = 6 if keyboard.get("inline") else 10
-        if len(rows) > limit or any(len(row) > 5 for row in rows):
+        # dev.vk.com/ru/api/bots/development/keyboard: 5×6 and 10 keys inline, 5×10 and 40 keys otherwise.
+        limit, keys = (6, 10) if keyboard.get("inline") else (10, 40)
+        if len(rows) > limit or any(len(row) > 5 for row in rows) or sum(len(row) for row in rows) > keys:
             raise _VkError(911, "Keyboard format is invalid: too many buttons")
         for row in rows:
             for button in row:

@@ -108,7 +108,7 @@ async def test_thirty_choices_are_paged_within_vk_limits_and_none_is_lost(db, cl
         seen: list[str] = []
         for _ in range(10):
             shown = fake.buttons(8)
-            assert len(shown) <= (6 if callbacks else 10) * 5
+            assert len(shown) <= (10 if callbacks else 40)
             seen += [b.label for b in shown if b.label.startswith("Кружок")]
             if not any(b.label == "Ещё ▶" for b in shown):
                 break
@@ -206,3 +206,27 @@ async def test_stop_returns_promptly(db, clock, monkeypatch):
         stop.set()
         await asyncio.wait_for(task, timeout=15)
         assert loop.time() - started < 5
+
+
+async def test_one_parents_messages_are_handled_in_the_order_sent(db, clock, monkeypatch):
+    async with running_adapter(db, clock, monkeypatch) as (fake, dialogs, ctx):
+        for n in range(6):
+            fake.user_says(15, f"слово {n}")
+        await fake.wait_for(lambda: len(fake.chat(15)) == 6, what="six answers")
+        assert [inp.text for _, user, inp in dialogs.inputs if user == "15"] == [f"слово {n}" for n in range(6)]
+        assert fake.texts(15) == [f"Вы написали: слово {n}" for n in range(6)]
+        adapter = vk._adapter_for(ctx)
+        await fake.wait_for(lambda: not adapter._locks, what="the per-parent lock to be forgotten")
+
+
+async def test_sender_delivers_an_alert_once_even_when_retried(db, clock, monkeypatch):
+    async with running_adapter(db, clock, monkeypatch) as (fake, dialogs, ctx):
+        sender = ctx.senders["vk"]
+        assert sender is not None and sender.platform == "vk"
+        alert = Screen("Новые кружки", ((Button("Открыть", "card:1"), Button("Отписаться", "unsub:1")),))
+        fake.fail_api("messages.send", 9)
+        await sender.send("16", alert)
+        await sender.send("16", alert)  # the alert worker retrying after a lost answer
+        assert fake.texts(16) == ["Новые кружки"]
+        assert [b.label for b in fake.buttons(16)] == ["Открыть", "Отписаться"]
+        assert [b.action for b in fake.buttons(16)] == ["card:1", "unsub:1"]

@@ -41,6 +41,8 @@ def test_every_page_fits_vk_limits_and_no_button_is_dropped(row_sizes, inline):
         keyboard = json.loads(page.keyboard)
         assert keyboard["inline"] is inline
         assert len(keyboard["buttons"]) <= (kb.MAX_ROWS_INLINE if inline else kb.MAX_ROWS_DEFAULT)
+        total = sum(len(row) for row in keyboard["buttons"])
+        assert total <= (kb.MAX_BUTTONS_INLINE if inline else kb.MAX_BUTTONS_DEFAULT)
         for row in keyboard["buttons"]:
             assert 1 <= len(row) <= kb.MAX_BUTTONS_PER_ROW
             for button in row:
@@ -62,9 +64,16 @@ def test_paging_buttons_lead_back_and_forth():
     assert kb.parse_page_action(second.rows[-1][1].action) == (2, kb.screen_key(screen))
 
 
-def test_a_screen_that_fits_has_no_paging_row():
-    page = kb.render(screen_of([5] * 6), inline=True)
+@pytest.mark.parametrize("row_sizes,inline", [([5, 5], True), ([1] * 6, True), ([4] * 10, False)])
+def test_a_screen_that_fits_has_no_paging_row(row_sizes, inline):
+    page = kb.render(screen_of(row_sizes), inline=inline)
     assert page is not None and page.pages == 1 and not any(a.startswith(kb.PAGE_PREFIX) for a in page.actions)
+
+
+def test_eleven_buttons_in_six_rows_do_not_fit_inline_but_fit_a_text_keyboard():
+    screen = screen_of([5, 1, 2, 2, 1])
+    assert kb.page_count(screen, inline=True) == 2
+    assert kb.page_count(screen, inline=False) == 1
 
 
 def test_long_labels_are_clipped_and_still_matched_back():
