@@ -1,0 +1,236 @@
+"""SPEC §1 New-program alerts, the outbox: each matching new program reaches each
+subscriber once (unique key + watermark), several arrive as one digest."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.jobs import screens
+from bot.jobs import texts as job_texts
+from core import outbox
+from core.models import Category, Parent, Program, Subscription
+from core.municipalities import get_or_create
+from core.parents import ensure_parent, forget_parent, give_consent
+from core.subscriptions import create_subscription, delete_subscription
+from tests import factories
+
+TOWN = factories.TOWN
+OTHER = "г. Абакан"
+
+
+async def a_parent(db, clock, external_id: str, platform: str = "telegram") -> Parent:
+    async with db.write() as session:
+        parent = await ensure_parent(session, platform, external_id)
+        await give_consent(session, parent, clock)
+        return parent
+
+
+async def subscribe(db, clock, parent: Parent, town: str = TOWN, categories=(), age=None,
+                    certificate_only=False) -> Subscription:
+    async with db.write() as session:
+        muni = await get_or_create(session, town)
+        return await create_subscription(session, parent, municipality_id=muni.id, categories=list(categories),
+                                         age=age, certificate_only=certificate_only, clock=clock)
+
+
+async def publish(db, clock, **kw) -> Program:
+    async with db.write() as session:
+        return await factories.program(session, clock, **kw)
+
+
+async def fan_out(db, clock) -> int:
+    async with db.write() as session:
+        return (await outbox.fan_out(session, clock)).queued
+
+
+async def rows(db) -> list[outbox.Outbox]:
+    async with db.read() as session:
+        return list((await session.execute(select(outbox.Outbox).order_by(outbox.Outbox.id))).scalars())
+
+
+async def units(db, clock, platforms=("telegram", "vk")) -> list[outbox.Unit]:
+    async with db.read() as session:
+        return await outbox.due_units(session, list(platforms), clock)
+
+
+async def test_each_new_matching_program_is_queued_once_per_parent(any_db, clock):
+    db = any_db
+    anna = await a_parent(db, clock, "1")
+    boris = await a_parent(db, clock, "2", platform="vk")
+    await subscribe(db, clock, anna, categories=[Category.TECHNICAL])
+    await subscribe(db, clock, boris, town=OTHER)
+    clock.advance(minutes=1)
+    robots = await publish(db, clock, category=Category.TECHNICAL)
+    await publish(db, clock, category=Category.ART)                 # not anna's category
+    hiking = await publish(db, clock, town=OTHER, category=Category.TOURISM)
+
+    assert await fan_out(db, clock) == 2
+    queued = {(r.parent_id, r.platform, r.ref_id, r.kind, r.status) for r in await rows(db)}
+    assert queued == {(anna.id, "telegram", robots.id, outbox.PROGRAM, outbox.PENDING),
+                      (boris.id, "vk", hiking.id, outbox.PROGRAM, outbox.PENDING)}
+    # Running again (or a minute later) queues nothing new: the unique key and the watermark.
+    assert await fan_out(db, clock) == 0
+    clock.advance(minutes=1)
+    assert await fan_out(db, clock) == 0
+    assert len(await rows(db)) == 2
+    async with db.read() as session:
+        assert await outbox.watermark(session) == clock.now()
+
+
+async def test_the_unique_key_refuses_a_second_row_for_the_same_alert(any_db, clock):
+    db = any_db
+    anna = await a_parent(db, clock, "1")
+    async with db.write() as session:
+        session.add(outbox.Outbox(kind=outbox.PROGRAM, parent_id=anna.id, platform="telegram", ref_id=7,
+                                  status=outbox.PENDING, attempts=0, created_at=clock.now()))
+    with pytest.raises(IntegrityError):
+        async with db.write() as session:
+            session.add(outbox.Outbox(kind=outbox.PROGRAM, parent_id=anna.id, platform="telegram", ref_id=7,
+                                      status=outbox.PENDING, attempts=0, created_at=clock.now()))
+    assert len(await rows(db)) == 1
+
+
+async def test_two_subscriptions_matching_one_program_give_one_row(any_db, clock):
+    db = any_db
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, anna)
+    await subscribe(db, clock, anna, categories=[Category.TECHNICAL])
+    clock.advance(minutes=1)
+    await publish(db, clock, category=Category.TECHNICAL)
+    assert await fan_out(db, clock) == 1
+
+
+async def test_a_program_imported_twice_is_alerted_once(db, clock):
+    from core.importer import import_rows
+
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, anna)
+    clock.advance(minutes=1)
+    row = {"external_id": "X-1", "title": "Шахматы", "provider": "ЦДТ", "provider_kind": "municipal",
+           "municipality": TOWN, "category": "social", "age_min": "7", "age_max": "12",
+           "price_per_month": "2500", "hours_per_month": "", "start_date": "2026-09-01",
+           "end_date": "2027-05-31", "address": "", "schedule": "", "seats": "10", "funding": "certificate",
+           "description": ""}
+    await import_rows(db, [row], clock)
+    assert await fan_out(db, clock) == 1
+    clock.advance(minutes=1)
+    await import_rows(db, [{**row, "title": "Шахматы для начинающих"}], clock)  # the upsert keeps published_at
+    assert await fan_out(db, clock) == 0
+    assert len(await rows(db)) == 1
+
+
+async def test_filters_matching_nothing_and_programs_older_than_the_subscription_queue_nothing(db, clock):
+    anna = await a_parent(db, clock, "1")
+    await publish(db, clock)                        # published before the subscription
+    clock.advance(minutes=1)
+    await subscribe(db, clock, anna, categories=[Category.SPORT], age=6, certificate_only=True)
+    clock.advance(minutes=1)
+    await publish(db, clock, category=Category.SPORT, age_min=10, age_max=14)  # too old for a 6-year-old
+    await publish(db, clock, category=Category.SPORT, funding=factories.Funding.PAID)
+    assert await fan_out(db, clock) == 0
+    assert await units(db, clock) == []
+
+
+async def test_a_program_committed_late_inside_the_overlap_is_still_fanned_out(db, clock):
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, anna)
+    clock.advance(minutes=5)
+    stamped = clock.now()
+    clock.advance(minutes=1)
+    assert await fan_out(db, clock) == 0            # the watermark is now past `stamped`
+    late = clock.now()
+    clock.set(stamped)
+    program = await publish(db, clock)              # an import that took its time before committing
+    clock.set(late + dt.timedelta(seconds=30))
+    assert await fan_out(db, clock) == 1
+    assert [r.ref_id for r in await rows(db)] == [program.id]
+
+
+async def test_forgotten_and_blocked_parents_get_nothing_and_pending_rows_are_dropped(db, clock):
+    anna = await a_parent(db, clock, "1")
+    boris = await a_parent(db, clock, "2")
+    await subscribe(db, clock, anna)
+    await subscribe(db, clock, boris)
+    clock.advance(minutes=1)
+    await publish(db, clock)
+    assert await fan_out(db, clock) == 2
+    async with db.write() as session:
+        await forget_parent(session, await session.get(Parent, anna.id), clock)
+        (await session.get(Parent, boris.id)).unreachable_at = clock.now()
+    assert await units(db, clock) == []             # nobody to send to
+    async with db.write() as session:
+        assert await outbox.drop_moot(session, clock) == 1   # anna's: forgotten (her subscription is gone)
+    statuses = {r.parent_id: r.status for r in await rows(db)}
+    assert statuses == {anna.id: outbox.DROPPED, boris.id: outbox.PENDING}  # boris: paused, not lost
+    clock.advance(minutes=1)
+    await publish(db, clock)
+    assert await fan_out(db, clock) == 0
+
+
+async def test_unsubscribing_drops_what_was_queued_for_that_subscription(db, clock):
+    anna = await a_parent(db, clock, "1")
+    sub = await subscribe(db, clock, anna)
+    clock.advance(minutes=1)
+    await publish(db, clock)
+    await fan_out(db, clock)
+    async with db.write() as session:
+        await delete_subscription(session, await session.get(Parent, anna.id), sub.id)
+        assert await outbox.drop_moot(session, clock) == 1
+    assert await units(db, clock) == []
+
+
+async def test_a_parents_new_programs_form_one_digest_of_ten_and_n_more(db, clock):
+    anna = await a_parent(db, clock, "1")
+    boris = await a_parent(db, clock, "2")
+    sub = await subscribe(db, clock, anna)
+    await subscribe(db, clock, boris, categories=[Category.ART])
+    clock.advance(minutes=1)
+    programs = [await publish(db, clock, title=f"Кружок{n}") for n in range(12)]
+    art = await publish(db, clock, category=Category.ART, title="Рисунок")
+    assert await fan_out(db, clock) == 14            # anna: 13 (no category filter), boris: 1
+
+    found = await units(db, clock)
+    assert [(u.parent_id, len(u.row_ids)) for u in found] == [(anna.id, 13), (boris.id, 1)]
+    async with db.read() as session:
+        screen = await screens.build(session, found[0], clock.today())
+        single = await screens.build(session, found[1], clock.today())
+    assert screen is not None and single is not None
+    assert job_texts.DIGEST_MANY.format(count=13) in screen.text
+    assert job_texts.DIGEST_MORE.format(more=3) in screen.text
+    listed = [p for p in programs + [art] if p.title in screen.text]
+    assert len(listed) == 10
+    cards = [b.action for b in screen.buttons if b.action.startswith("card:")]
+    assert cards == [f"card:{p.id}" for p in sorted(programs + [art], key=lambda p: p.id)[:10]]
+    assert [b.action for b in screen.buttons if b.action.startswith("unsub:")] == [f"unsub:{sub.id}"]
+    assert job_texts.BTN_UNSUBSCRIBE in [b.label for b in screen.buttons]
+    assert job_texts.DIGEST_ONE in single.text and "Рисунок" in single.text
+    assert "и ещё" not in single.text
+
+
+async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock):
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, anna)
+    clock.advance(minutes=1)
+    async with db.write() as session:
+        town = await get_or_create(session, TOWN)
+        now = clock.now()
+        session.add_all([Program(external_id=f"BIG-{n}", title=f"Программа {n}", provider="ЦДТ",
+                                 provider_kind=factories.ProviderKind.MUNICIPAL, municipality_id=town.id,
+                                 category=Category.SCIENCE, age_min=5, age_max=17, price_per_month=100000,
+                                 start_date=dt.date(2026, 9, 1), end_date=dt.date(2027, 5, 31), seats=5,
+                                 funding=factories.Funding.CERTIFICATE, published_at=now, updated_at=now)
+                         for n in range(10_000)])
+    assert await fan_out(db, clock) == 10_000
+    found = await units(db, clock)
+    assert len(found) == 1 and len(found[0].row_ids) == 10_000
+    async with db.read() as session:
+        screen = await screens.build(session, found[0], clock.today())
+    assert job_texts.DIGEST_MORE.format(more=9_990) in screen.text
+    async with db.write() as session:
+        await outbox.mark_sent(session, found[0], clock)
+    async with db.read() as session:
+        assert (await outbox.counts(session))[outbox.SENT] == 10_000
+        assert (await session.execute(select(func.count()).select_from(outbox.Outbox))).scalar_one() == 10_000
