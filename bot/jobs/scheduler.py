@@ -92,7 +92,8 @@ class Jobs:
         if self.running:
             await asyncio.wait(set(self.running), timeout=STOP_GRACE_SECONDS)
         with contextlib.suppress(Exception):
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.shutdown(wait=False)  # runs on the loop's next turn (call_soon_threadsafe)
+        await asyncio.sleep(0)
         late = [task for task in self.running if not task.done()]
         for task in late:
             task.cancel()
