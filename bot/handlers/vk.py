@@ -65,7 +65,10 @@ class VkAdapter:
     def __init__(self, ctx: AppContext, client: VkClient) -> None:
         self.ctx = ctx
         self.client = client
-        self.group_id = int(str(ctx.settings.vk_group_id).lstrip("-") or 0)
+        raw_group = str(ctx.settings.vk_group_id).strip().lstrip("-")
+        if not raw_group.isdigit():
+            raise ValueError(f"VK_GROUP_ID must be the community's numeric id, got {ctx.settings.vk_group_id!r}")
+        self.group_id = int(raw_group)
         self.callback_users: dict[str, bool] = {}
         self.labels: dict[str, dict[str, str]] = {}
         self.screens: dict[str, collections.OrderedDict[str, Screen]] = {}
@@ -228,7 +231,8 @@ class VkAdapter:
                 self.labels.pop(user, None)
             part = await self.send_screen(peer_id, screen.text, keyboard, cause, part)
 
-    async def send_screen(self, peer_id: int, text: str, keyboard: str | None, cause: str, part: int) -> int:
+    async def send_screen(self, peer_id: int, text: str, keyboard: str | None, cause: str, part: int,
+                          attempts: int | None = None) -> int:
         """Send the text (in parts if long; the keyboard on the last); returns the next part index."""
         chunks = split_text(text)
         for number, chunk in enumerate(chunks):
@@ -238,7 +242,7 @@ class VkAdapter:
             }
             if keyboard is not None and number == len(chunks) - 1:
                 params["keyboard"] = keyboard
-            await self.client.call("messages.send", **params)
+            await self.client.call("messages.send", attempts=attempts, **params)
             part += 1
         return part
 
@@ -397,7 +401,10 @@ class VkSender:
         if page is not None and not inline:
             adapter.labels[user] = page.labels
         try:
-            await adapter.send_screen(int(user), screen.text, page.keyboard if page else None, cause, 0)
+            # No retrying here: the alert worker paces the platform on RetryLater and
+            # backs off on TransientError; the random_id makes its retry safe.
+            await adapter.send_screen(int(user), screen.text, page.keyboard if page else None, cause, 0,
+                                      attempts=1)
         except Blocked:
             await adapter.mark_unreachable(user)
             raise

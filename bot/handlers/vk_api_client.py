@@ -140,24 +140,29 @@ class VkClient:
         self._sleep = sleep
         self.backoff = backoff
 
-    async def call(self, method: str, **params: Any) -> Any:
-        """The method's `response`, or a DeliveryError once retries are used up."""
+    async def call(self, method: str, *, attempts: int | None = None, **params: Any) -> Any:
+        """The method's `response`, or a DeliveryError once retries are used up.
+
+        `attempts=1` leaves retrying to the caller (the alert worker paces
+        the whole platform when told RetryLater).
+        """
+        attempts = attempts or self.attempts
         last: DeliveryError | None = None
-        for attempt in range(self.attempts):
+        for attempt in range(attempts):
             await self.limiter.acquire()
             try:
                 return await asyncio.to_thread(self.api.method, method, params)
             except Exception as exc:  # noqa: BLE001 - mapped below, nothing swallowed
                 last = map_error(exc)
             # Never the message text or names: just what failed.
-            log.warning("VK %s failed: %s (attempt %d/%d)", method, type(last).__name__, attempt + 1, self.attempts)
+            log.warning("VK %s failed: %s (attempt %d/%d)", method, type(last).__name__, attempt + 1, attempts)
             if isinstance(last, RetryLater):
                 delay = last.seconds
             elif isinstance(last, TransientError):
                 delay = self.backoff * (2 ** attempt)
             else:
                 raise last
-            if attempt + 1 < self.attempts:
+            if attempt + 1 < attempts:
                 await self._sleep(delay)
         assert last is not None
         raise last

@@ -216,3 +216,34 @@ def test_typed_words_and_start_button_become_inputs():
     assert inp("1", {"text": "Найти кружок", "payload": '{"a":"card:3"}'}) == Input.press("card:3")
     assert inp("2", {"text": "Найти кружок"}) == Input.from_text("Найти кружок")
     assert inp("1", {"text": "112-233-445 95"}) == Input(kind="text", text="112-233-445 95")
+
+
+def test_a_non_numeric_group_id_is_a_clear_error():
+    from types import SimpleNamespace
+
+    ctx = SimpleNamespace(settings=SimpleNamespace(vk_group_id="club123"))
+    with pytest.raises(ValueError, match="VK_GROUP_ID"):
+        VkAdapter(ctx, client=None)  # type: ignore[arg-type]
+
+
+def test_methods_go_to_the_configured_base_url():
+    from bot.handlers.vk_api_client import VkApiAt
+
+    class Session(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            self.posted: list[tuple[str, dict]] = []
+
+        def post(self, url, data=None, **kwargs):  # type: ignore[override]
+            self.posted.append((url, dict(data)))
+            response = requests.Response()
+            response.status_code = 200
+            response._content = b'{"response": 1}'
+            return response
+
+    session = Session()
+    api = VkApiAt("tok", "http://127.0.0.1:9/method", session=session)
+    assert api.method("messages.send", {"peer_id": 1}) == 1
+    (url, data), = session.posted
+    assert url == "http://127.0.0.1:9/method/messages.send"
+    assert data["v"] == "5.199" and data["access_token"] == "tok"
