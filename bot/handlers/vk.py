@@ -24,12 +24,10 @@ import threading
 from typing import Any
 
 from sqlalchemy import update
-from vk_api.bot_longpoll import VkBotLongPoll
-
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import vk_keyboard as kb
-from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, random_id
+from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id
 from bot.runtime import AppContext
 from core.models import Parent
 
@@ -299,57 +297,6 @@ class VkAdapter:
                 .where(Parent.platform == PLATFORM, Parent.external_id == user, Parent.unreachable_at.is_not(None))
                 .values(unreachable_at=None))
 
-    # --- long poll (worker thread) -------------------------------------------------
-
-    def poll_forever(self, loop: asyncio.AbstractEventLoop, stopping: threading.Event) -> None:
-        """Runs in a worker thread until `stopping` is set: long poll, hand events to the loop."""
-        poll: _LongPoll | None = None
-        delay = 0.5
-        while not stopping.is_set():
-            try:
-                if poll is None:
-                    poll = _LongPoll(self.client.api, self.group_id, LONGPOLL_WAIT,
-                                     before_call=lambda: self._slot_from_thread(loop))
-                raws = poll.check()
-                delay = 0.5
-            except Exception as exc:  # noqa: BLE001 - network, VK or a bad answer: back off, retry
-                log.warning("VK long poll failed: %s; retrying in %.1fs", type(exc).__name__, delay)
-                stopping.wait(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            if raws:
-                future = asyncio.run_coroutine_threadsafe(self.accept(raws), loop)
-                for _ in range(600):  # up to ~10 minutes of back-pressure, checked every second
-                    try:
-                        future.result(timeout=1)
-                        break
-                    except TimeoutError:
-                        if stopping.is_set():
-                            break
-                    except Exception:  # noqa: BLE001
-                        log.error("VK events were not accepted", exc_info=True)
-                        break
-
-    def _slot_from_thread(self, loop: asyncio.AbstractEventLoop) -> None:
-        # The long poll's own API calls (groups.getLongPollServer) count against the 20 rps too.
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self.client.limiter.acquire(), loop).result(timeout=5)
-
-
-class _LongPoll(VkBotLongPoll):
-    """vk_api's Bots Long Poll (it already handles failed 1/2/3 as VK documents), yielding raw dicts."""
-
-    def __init__(self, vk: VkApiAt, group_id: int, wait: int, before_call: Any) -> None:
-        self._before_call = before_call
-        super().__init__(vk, group_id, wait=wait)
-
-    def update_longpoll_server(self, update_ts: bool = True) -> None:
-        self._before_call()
-        super().update_longpoll_server(update_ts=update_ts)
-
-    def _parse_event(self, raw_event: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
-        return raw_event
-
 
 def _event_user(raw: dict[str, Any]) -> str | None:
     """The VK user a private-dialog event is about; None for chats, groups and other events."""
@@ -434,8 +381,9 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     ctx.senders[PLATFORM] = VkSender(adapter)
     loop = asyncio.get_running_loop()
     stopping = threading.Event()
-    thread = threading.Thread(target=adapter.poll_forever, args=(loop, stopping),
-                              name="vk-longpoll", daemon=True)
+    thread = threading.Thread(
+        target=poll_forever, name="vk-longpoll", daemon=True,
+        args=(adapter.client, adapter.group_id, LONGPOLL_WAIT, loop, stopping, adapter.accept))
     thread.start()
     log.info("VK: serving community %s", adapter.group_id)
     try:

@@ -1,4 +1,5 @@
-"""VK API calls for the adapter: a configurable base URL, the 20 rps limit, retries, error mapping.
+"""VK transport for the adapter: method calls at a configurable base URL, the 20 rps limit,
+retries, error mapping, and the Bots Long Poll worker thread.
 
 vk_api is blocking (requests) and hard-codes `https://api.vk.ru/method/`;
 `VkApiAt` calls methods at `VK_API_URL` instead, and `VkClient` runs every
@@ -11,11 +12,13 @@ import collections
 import hashlib
 import logging
 import time
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import requests
 from vk_api import VkApiGroup
+from vk_api.bot_longpoll import VkBotLongPoll
 from vk_api.exceptions import ApiError, ApiHttpError
 
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
@@ -166,3 +169,65 @@ class VkClient:
                 await self._sleep(delay)
         assert last is not None
         raise last
+
+
+# --- Bots Long Poll, in a worker thread ------------------------------------------
+
+class LongPoll(VkBotLongPoll):
+    """vk_api's Bots Long Poll (it already handles failed 1/2/3 as VK documents:
+    1 takes the new ts, 2 a new key, 3 a new key and ts), yielding raw dicts."""
+
+    def __init__(self, vk: VkApiAt, group_id: int, wait: int, before_call: Callable[[], None]) -> None:
+        self._before_call = before_call
+        super().__init__(vk, group_id, wait=wait)
+
+    def update_longpoll_server(self, update_ts: bool = True) -> None:
+        self._before_call()
+        super().update_longpoll_server(update_ts=update_ts)
+
+    def _parse_event(self, raw_event: dict[str, Any]) -> dict[str, Any]:  # type: ignore[override]
+        return raw_event
+
+
+def poll_forever(client: VkClient, group_id: int, wait: int, loop: asyncio.AbstractEventLoop,
+                 stopping: threading.Event,
+                 accept: Callable[[list[dict[str, Any]]], Awaitable[None]]) -> None:
+    """The worker thread: long poll until `stopping` is set, handing each batch to `accept` on the loop.
+
+    Failures (network, VK errors, bad answers) back off from 0.5 s up to 30 s;
+    every wait watches `stopping`, and one request lasts at most `wait` s.
+    """
+
+    def slot() -> None:
+        # The long poll's own API calls (groups.getLongPollServer) count against the 20 rps too.
+        try:
+            asyncio.run_coroutine_threadsafe(client.limiter.acquire(), loop).result(timeout=5)
+        except Exception:  # noqa: BLE001 - loop closing or busy: go on, VK will say 6 if need be
+            pass
+
+    poll: LongPoll | None = None
+    delay = 0.5
+    while not stopping.is_set():
+        try:
+            if poll is None:
+                poll = LongPoll(client.api, group_id, wait, before_call=slot)
+            raws = poll.check()
+            delay = 0.5
+        except Exception as exc:  # noqa: BLE001 - back off and retry
+            log.warning("VK long poll failed: %s; retrying in %.1fs", type(exc).__name__, delay)
+            stopping.wait(delay)
+            delay = min(delay * 2, 30.0)
+            continue
+        if not raws:
+            continue
+        future = asyncio.run_coroutine_threadsafe(accept(raws), loop)
+        for _ in range(600):  # back-pressure: up to ~10 minutes, checking `stopping` every second
+            try:
+                future.result(timeout=1)
+                break
+            except TimeoutError:
+                if stopping.is_set():
+                    break
+            except Exception:  # noqa: BLE001
+                log.error("VK events were not accepted", exc_info=True)
+                break
