@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import threading
+import traceback
 from typing import Any
 
 from sqlalchemy import update
@@ -101,8 +102,13 @@ class VkAdapter:
                     await self.on_event(raw)
                 except Blocked:
                     await self.mark_unreachable(user)
-                except Exception:  # noqa: BLE001 - one bad event must not stop the bot
-                    log.error("VK event %s failed", raw.get("type"), exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - one bad event must not stop the bot
+                    # Exception texts may quote SQL parameters (names, SNILS): only the type and
+                    # the place at ERROR, the whole traceback at DEBUG.
+                    frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+                    where = f"{frame.filename}:{frame.lineno}" if frame else "?"
+                    log.error("VK event %s failed: %s at %s", raw.get("type"), type(exc).__name__, where)
+                    log.debug("VK event failure", exc_info=True)
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody queued behind: forget the lock
