@@ -14,8 +14,8 @@ from sqlalchemy.sql import Select
 
 from core.clock import Clock
 from core.errors import DomainError, NotFound
-from core.models import Category, Funding, Municipality, Nominal, Program, ProviderKind
-from core.search_text import like_pattern, query_terms
+from core.models import Category, Funding, Municipality, Nominal, Program, ProgramTerm, ProviderKind
+from core.search_text import TERM_LENGTH, like_pattern, query_terms, term_range
 
 MAX_PAGE_SIZE = 50
 
@@ -113,9 +113,16 @@ def search_conditions(filters: SearchFilters, clock: Clock | None = None) -> lis
         conditions.append(Program.age_max >= filters.age)
     if clock is not None:
         conditions.append(Program.end_date >= clock.today())
-    # Every word must match (AND), each at the start of some stored word.
+    # Every word must match (AND), each at the start of some stored word: found
+    # in the word index (a range of its key), not by reading every search_text.
     for term in query_terms(filters.words):
-        conditions.append(Program.search_text.like(like_pattern(term)))
+        low, high = term_range(term)
+        matching = select(ProgramTerm.program_id).where(ProgramTerm.term >= low)
+        if high is not None:
+            matching = matching.where(ProgramTerm.term < high)
+        conditions.append(Program.id.in_(matching))
+        if len(term) > TERM_LENGTH:  # the index holds only its first letters
+            conditions.append(Program.search_text.like(like_pattern(term)))
     return conditions
 
 

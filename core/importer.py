@@ -17,15 +17,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from core.catalog import parse_category, parse_funding, parse_provider_kind
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError
-from core.models import Funding, Program
+from core.models import Funding, Program, ProgramTerm
 from core.municipalities import clean_name, get_or_create
-from core.search_text import program_search_text
+from core.search_text import program_search_text, stored_terms
 
 log = logging.getLogger(__name__)
 
@@ -403,6 +403,7 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
             ids = [row["external_id"] for row in valid[start:start + CHUNK]]
             for found in await session.execute(select(*columns).where(Program.external_id.in_(ids))):
                 existing[found.external_id] = found
+        existing_text = {found.id: found.search_text for found in existing.values()}
         to_insert: list[dict[str, Any]] = []
         to_update: list[dict[str, Any]] = []
         for row in valid:
@@ -419,11 +420,32 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
         for start in range(0, len(to_update), CHUNK):
             # ORM bulk UPDATE by primary key (executemany).
             await session.execute(update(Program), to_update[start:start + CHUNK])
+        await _index_terms(session, to_insert, [row for row in to_update
+                                                if row["search_text"] != existing_text[row["id"]]])
         report.created = len(to_insert)
         report.updated = len(to_update)
     if report.created + report.updated >= ANALYZE_AFTER:
         await _refresh_statistics(db)
     return report
+
+
+async def _index_terms(session: Any, inserted: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:
+    """Keep the word index (ProgramTerm) in step with the rows just written; bulk
+    statements bypass the ORM events that do it for single programs."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(inserted), CHUNK):
+        chunk = [row["external_id"] for row in inserted[start:start + CHUNK]]
+        ids.update((await session.execute(
+            select(Program.external_id, Program.id).where(Program.external_id.in_(chunk)))).all())
+    for start in range(0, len(changed), CHUNK):
+        await session.execute(delete(ProgramTerm).where(
+            ProgramTerm.program_id.in_([row["id"] for row in changed[start:start + CHUNK]])))
+    terms = [{"term": term, "program_id": program_id}
+             for program_id, text in [(ids[row["external_id"]], row["search_text"]) for row in inserted]
+             + [(row["id"], row["search_text"]) for row in changed]
+             for term in stored_terms(text)]
+    for start in range(0, len(terms), CHUNK * 4):
+        await session.execute(insert(ProgramTerm), terms[start:start + CHUNK * 4])
 
 
 async def _refresh_statistics(db: Database) -> None:
@@ -432,5 +454,6 @@ async def _refresh_statistics(db: Database) -> None:
     try:
         async with db.write() as session:
             await session.execute(text("ANALYZE programs"))
+            await session.execute(text("ANALYZE program_terms"))
     except Exception:  # noqa: BLE001 - statistics are an optimisation, the import is done
         log.warning("ANALYZE programs failed after an import", exc_info=True)

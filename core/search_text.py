@@ -19,6 +19,9 @@ _WORD = re.compile(r"[^\W_]+")
 _STEMMER = snowballstemmer.stemmer("russian")
 # A query is a handful of words; more is a paste, not a search.
 MAX_QUERY_TERMS = 8
+# Longest stem kept in the word index (ProgramTerm.term); longer ones are cut,
+# and a search for them is then checked against search_text as well.
+TERM_LENGTH = 64
 
 
 def words(text: str) -> list[str]:
@@ -56,3 +59,23 @@ def query_terms(text: str) -> list[str]:
 def like_pattern(term: str) -> str:
     """The LIKE pattern matching `term` at the start of a stored word."""
     return f"% {term}%"
+
+
+def stored_terms(search_text: str) -> list[str]:
+    """The word-index rows of a stored search text: distinct stems, cut to TERM_LENGTH."""
+    return sorted({term[:TERM_LENGTH] for term in (search_text or "").split()})
+
+
+def term_range(term: str) -> tuple[str, str | None]:
+    """[low, high) of the stored stems that start with `term` (high None: no upper bound).
+
+    Stems compare by code point on both databases (ProgramTerm.term), so the
+    stems starting with "робот" are those from "робот" up to, not including,
+    "робоу" (the last letter moved one on).
+    """
+    low = term[:TERM_LENGTH]
+    last = ord(low[-1]) if low else 0
+    if not low or last >= 0x10FFFF:
+        return low, None
+    following = last + 1 if not 0xD7FF <= last < 0xE000 else 0xE000  # no surrogates in UTF-8
+    return low, low[:-1] + chr(following)
