@@ -48,6 +48,8 @@ log = logging.getLogger("bot.dialogs")
 ATTEMPTS = 2
 # Typed text longer than this is refused before any step sees it.
 MAX_TEXT = 1000
+# The state key remembering the last handled platform event (see Input.event_id).
+LAST_EVENT = "last_event"
 # VK's "Начать" button and its plain-word equivalents open /start.
 START_WORDS = {"начать", "start", "старт"}
 
@@ -89,7 +91,12 @@ class Dialogs:
             state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
             ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
                       platform=platform, user_id=user_id, state=state)
+            if inp.event_id and state.get(LAST_EVENT) == inp.event_id:
+                # Re-delivered after a crash: it was handled and committed already.
+                return Reply([await ctx.render_current()])
             reply = await self._dispatch(ctx, inp)
+            if inp.event_id:
+                ctx.state[LAST_EVENT] = inp.event_id
             if not ctx.drop_state:
                 await self._save(session, row, ctx)
         return reply

@@ -7,7 +7,7 @@ into an `Input`, a `Screen` into a message with a keyboard.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 # Telegram's callback_data is at most 64 bytes; VK payloads are small JSON.
@@ -41,6 +41,10 @@ class Input:
     text: str = ""      # the typed text, or the words after a command
     command: str = ""   # "start", "find", … without the slash
     action: str = ""    # the pressed button's action id
+    # The platform's id of the event (message or press). A platform that
+    # re-delivers an event after a crash gets the current screen back
+    # instead of a second run of the step (the dialogs remember the last id).
+    event_id: str = ""
 
     @classmethod
     def from_text(cls, raw: str) -> "Input":
@@ -56,6 +60,9 @@ class Input:
     @classmethod
     def press(cls, action: str) -> "Input":
         return cls(kind="button", action=action)
+
+    def with_event(self, event_id: str) -> "Input":
+        return replace(self, event_id=event_id)
 
 
 @dataclass

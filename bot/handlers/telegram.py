@@ -172,7 +172,8 @@ PRIVATE = F.chat.type == "private"
 async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
     assert message.from_user is not None
     raw = message.text if message.text is not None else (message.caption or "")
-    reply = await _ask(dialogs, message.from_user.id, Input.from_text(raw))
+    inp = Input.from_text(raw).with_event(f"m{message.message_id}")
+    reply = await _ask(dialogs, message.from_user.id, inp)
     for screen in reply.screens:
         await send_screen(bot, message.chat.id, screen, patient=True)
 
@@ -181,7 +182,8 @@ async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
 async def on_callback(callback: CallbackQuery, bot: Bot, dialogs: Any) -> None:
     notice: str | None = None
     try:
-        reply = await _ask(dialogs, callback.from_user.id, Input.press(callback.data or ""))
+        inp = Input.press(callback.data or "").with_event(f"c{callback.id}")
+        reply = await _ask(dialogs, callback.from_user.id, inp)
         notice = reply.notice
         screens = list(reply.screens)
         message = callback.message if isinstance(callback.message, Message) else None

@@ -204,3 +204,25 @@ async def test_a_nominal_in_hours_is_shown_in_hours(db, clock):
     assert "Стоимость: 16 ч" in client.text and "было 72 ч, станет 56 ч" in client.text
     await client.click("Подтвердить")
     assert "доступно 56 ч, зарезервировано 16 ч" in client.text
+
+
+async def test_a_press_re_delivered_after_a_crash_is_not_run_twice(db, clock):
+    """A platform re-sends an event it never saw confirmed: same event id, current screen, no new writes."""
+    from bot.dialogs.screen import Input
+
+    await add_nominal(db, MUNI, 2026, 1_200_000)
+    first = await add_program(db, clock, title="Шахматы", price=100_000)
+    second = await add_program(db, clock, title="Танцы", price=100_000)
+    client = await parent_with_child(db, clock)
+    await client.press(f"enr:start:{first}")
+    await client.click("Иванова Мария")
+    confirm = Input.press(client.button("Подтвердить").action).with_event("c-42")
+    done = await client.dialogs.handle("test", "1", confirm)
+    assert "записан(а) на «Шахматы»" in done.screens[0].text
+    before = await snapshot(db)
+    again = await client.dialogs.handle("test", "1", confirm)
+    assert await snapshot(db) == before
+    assert again.screens and "записан(а)" not in again.screens[0].text
+    # A new event with the same action is a real press again (and is refused as a duplicate).
+    await client.press(f"enr:start:{second}")
+    assert "Кого записываем" in client.text
