@@ -287,12 +287,14 @@ class VkAdapter:
 
     async def mark_unreachable(self, user: str) -> None:
         """VK refused to deliver (901) or the parent denied messages: stop writing to them."""
-        self.blocked.add(user)
-        async with self.ctx.db.write() as session:
-            await session.execute(
-                update(Parent)
-                .where(Parent.platform == PLATFORM, Parent.external_id == user, Parent.unreachable_at.is_(None))
-                .values(unreachable_at=self.ctx.clock.now()))
+        try:
+            async with self.ctx.db.write() as session:
+                await session.execute(
+                    update(Parent)
+                    .where(Parent.platform == PLATFORM, Parent.external_id == user, Parent.unreachable_at.is_(None))
+                    .values(unreachable_at=self.ctx.clock.now()))
+        finally:
+            self.blocked.add(user)
 
     async def mark_reachable(self, user: str) -> None:
         self.seen.add(user)
