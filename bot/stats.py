@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.dialogs.screen import Screen
-from bot.jobs import texts
+from bot.dialogs import texts
 from core import outbox
 from core.models import CertificateStatus
 from core.stats import Stats, collect

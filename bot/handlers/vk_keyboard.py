@@ -18,6 +18,7 @@ import json
 from dataclasses import dataclass, field
 
 from bot.dialogs.screen import Button, Screen
+from bot.dialogs.texts import LABEL_NEXT, LABEL_PREV  # the adapter's own paging labels
 
 MAX_BUTTONS_PER_ROW = 5
 MAX_ROWS_INLINE = 6
@@ -27,9 +28,6 @@ MAX_BUTTONS_DEFAULT = 40
 MAX_LABEL = 40
 
 PAGE_PREFIX = "vkpage:"
-# Navigation labels of the adapter's own paging (the dialogs know nothing of pages).
-LABEL_PREV = "◀ Назад"
-LABEL_NEXT = "Ещё ▶"
 
 
 def screen_key(screen: Screen) -> str:

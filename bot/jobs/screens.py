@@ -9,11 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs import format as fmt
-from bot.dialogs import texts as dialog_texts
 from bot.dialogs.children import first_name
 from bot.dialogs.find import ages_text, price_text
 from bot.dialogs.screen import Button, Screen
-from bot.jobs import texts
+from bot.dialogs import texts
 from core import outbox
 from core.certificates import balance
 from core.models import (
@@ -41,9 +40,9 @@ def digest(programs: list[Program], total: int, subscriptions: list[Subscription
     head = texts.DIGEST_ONE if total == 1 else texts.DIGEST_MANY.format(count=total)
     lines = [head]
     for n, program in enumerate(shown, 1):
-        lines.append(dialog_texts.FIND_ITEM.format(
+        lines.append(texts.FIND_ITEM.format(
             n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-            price=price_text(program), badge=dialog_texts.FUNDING_BADGE[program.funding]))
+            price=price_text(program), badge=texts.FUNDING_BADGE[program.funding]))
     if total > len(shown):
         lines.append(texts.DIGEST_MORE.format(more=total - len(shown)))
     lines.append(texts.DIGEST_HINT)

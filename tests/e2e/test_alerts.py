@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.dialogs import texts
-from bot.jobs import texts as job_texts
+from bot.dialogs import texts as job_texts
 from core.clock import SystemClock
 from core.db import Database
 from core.models import Category

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.jobs import cli, tasks
-from bot.jobs import texts as job_texts
+from bot.dialogs import texts as job_texts
 from bot.jobs.delivery import Deliverer
 from bot.runtime import AppContext
 from core import enrollment, outbox

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.jobs import screens
-from bot.jobs import texts as job_texts
+from bot.dialogs import texts as job_texts
 from core import outbox
 from core.models import Category, Parent, Program, Subscription
 from core.municipalities import get_or_create
