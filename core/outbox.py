@@ -30,7 +30,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    true,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -102,6 +101,10 @@ class Outbox(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
+# The platforms that can receive a message the bot sends on its own.
+MESSENGERS = ("telegram", "vk")
+
+
 class AlertWatermark(Base):
     """How far (Program.published_at) new programs have been fanned out."""
     __tablename__ = "alert_watermarks"
@@ -122,10 +125,11 @@ async def _insert_from(session: AsyncSession, rows) -> int:  # noqa: ANN001
     """INSERT … SELECT rows (kind, parent_id, platform, ref_id, subscription_id, status,
     attempts, created_at) … ON CONFLICT DO NOTHING; how many rows were new."""
     source = rows.subquery()
-    # `WHERE true`: SQLite would otherwise read ON CONFLICT as a join's ON.
+    # Only messengers can be written to unprompted (the terminal chat cannot).
+    # The WHERE is needed anyway: SQLite would otherwise read ON CONFLICT as a join's ON.
     stmt = _insert(session).from_select(
         ["kind", "parent_id", "platform", "ref_id", "subscription_id", "status", "attempts", "created_at"],
-        select(*source.c).where(true())).on_conflict_do_nothing()
+        select(*source.c).where(source.c.platform.in_(MESSENGERS))).on_conflict_do_nothing()
     result = await session.execute(stmt)
     return max(result.rowcount or 0, 0)
 

@@ -234,3 +234,16 @@ async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock)
     async with db.read() as session:
         assert (await outbox.counts(session))[outbox.SENT] == 10_000
         assert (await session.execute(select(func.count()).select_from(outbox.Outbox))).scalar_one() == 10_000
+
+
+
+async def test_a_terminal_chat_parent_gets_no_queued_alerts(db, clock):
+    """The terminal chat cannot be written to unprompted: nothing is queued that could never be sent."""
+    local = await a_parent(db, clock, "local", platform="console")
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, local)
+    await subscribe(db, clock, anna)
+    clock.advance(minutes=1)
+    program = await publish(db, clock)
+    assert await fan_out(db, clock) == 1
+    assert [(r.parent_id, r.ref_id) for r in await rows(db)] == [(anna.id, program.id)]
