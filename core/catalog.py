@@ -120,7 +120,10 @@ def search_conditions(filters: SearchFilters, clock: Clock | None = None) -> lis
         matching = select(ProgramTerm.program_id).where(ProgramTerm.term >= low)
         if high is not None:
             matching = matching.where(ProgramTerm.term < high)
-        conditions.append(Program.id.in_(matching))
+        # With a municipality its index range is the smaller set: the word
+        # only filters it (`id + 0` keeps a planner from driving by the word).
+        program_id = Program.id + 0 if filters.municipality_id is not None else Program.id
+        conditions.append(program_id.in_(matching))
         if len(term) > TERM_LENGTH:  # the index holds only its first letters
             conditions.append(Program.search_text.like(like_pattern(term)))
     return conditions

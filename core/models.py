@@ -227,6 +227,9 @@ class Program(Base):
         # page's ids are answered from it alone (measured: bench/, benchmark 4).
         Index("ix_programs_search", "municipality_id", "age_min", "age_max", "end_date",
               "category", "funding", "title", "id"),
+        # The same for a search in every municipality by category.
+        Index("ix_programs_search_category", "category", "age_min", "age_max", "end_date",
+              "funding", "title", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
