@@ -1,0 +1,115 @@
+"""What every benchmark shares: results, percentiles, and fresh databases."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from core.db import Database
+
+PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Result:
+    figure: str
+    value: float
+    unit: str
+    backend: str
+    target: str = ""
+    met: bool | None = None   # None: reported, no target
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank) of `values`."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+class Timer:
+    def __enter__(self) -> "Timer":
+        self.start = time.perf_counter()
+        self.seconds = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.start
+
+
+def sqlite_url(directory: Path, name: str = "bench.sqlite3") -> str:
+    return f"sqlite+aiosqlite:///{directory / name}"
+
+
+async def pg_reachable() -> bool:
+    import asyncpg
+
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(_raw(PG_URL)), timeout=5)
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    await conn.close()
+    return True
+
+
+def _raw(url: str) -> str:
+    return url.replace("postgresql+asyncpg", "postgresql")
+
+
+@contextlib.asynccontextmanager
+async def pg_database() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database of our own (its URL), dropped afterwards."""
+    import asyncpg
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(_raw(PG_URL))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = PG_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        admin = await asyncpg.connect(_raw(PG_URL))
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def migrated(url: str) -> Database:
+    """The database at head, through the project's own migrations."""
+    from bot.migrate import upgrade
+
+    await asyncio.to_thread(upgrade, url)
+    return Database(url)
+
+
+@contextlib.asynccontextmanager
+async def backends(want_pg: bool) -> AsyncIterator[list[tuple[str, str]]]:
+    """[(backend, url)]: a fresh SQLite file, plus a fresh PostgreSQL database when reachable."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        found = [("sqlite", sqlite_url(Path(tmp)))]
+        if want_pg and await pg_reachable():
+            async with pg_database() as url:
+                yield found + [("postgresql", url)]
+        else:
+            yield found

@@ -1,0 +1,171 @@
+"""Benchmark 1: dialog throughput — a mixed stream of updates from many parents through
+aiogram's Dispatcher.feed_update (network mocked), against a bare aiogram echo bot fed the
+very same updates in the same batches."""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import time
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, SendMessage
+from aiogram.types import CallbackQuery, Message, Update
+
+from bench import data, people
+from bench.common import Result, migrated
+from bot.config import Settings
+from bot.dialogs import texts
+from bot.dialogs.engine import Dialogs
+from bot.handlers import telegram as tg
+from core.clock import FixedClock
+
+TOKEN = "42:BENCH"
+BATCH = 100          # updates per getUpdates answer, as Telegram sends them
+TARGET_RATIO = 3.0
+
+
+class MockedSession(BaseSession):
+    """Answers every Bot API call at once, remembering each chat's newest keyboard."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.keyboards: dict[int, tuple[int, list[tuple[str, str]]]] = {}
+        self.calls = 0
+        self._ids = itertools.count(1)
+
+    async def close(self) -> None:
+        return None
+
+    async def make_request(self, bot: Bot, method: Any, timeout: int | None = None) -> Any:
+        self.calls += 1
+        if isinstance(method, (SendMessage, EditMessageText)):
+            chat = int(method.chat_id)
+            message_id = getattr(method, "message_id", None) or next(self._ids)
+            markup = method.reply_markup
+            if markup is not None:
+                self.keyboards[chat] = (message_id, [(b.text, b.callback_data) for row in markup.inline_keyboard
+                                                     for b in row])
+            return Message.model_validate({
+                "message_id": message_id, "date": 0, "text": method.text,
+                "chat": {"id": chat, "type": "private"}}, context={"bot": bot})
+        if isinstance(method, AnswerCallbackQuery):
+            return True
+        return True
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused
+        raise NotImplementedError
+
+
+class Stream:
+    """Parents acting on what the bot last showed them; every update is recorded for the echo bot."""
+
+    def __init__(self, session: MockedSession) -> None:
+        self.session = session
+        self.ids = itertools.count(1)
+        self.recorded: list[list[Update]] = []
+
+    def _user(self, user: int) -> dict[str, Any]:
+        return {"id": user, "is_bot": False, "first_name": "P"}
+
+    def text(self, user: int, text: str) -> Update:
+        return Update.model_validate({"update_id": next(self.ids), "message": {
+            "message_id": next(self.ids), "date": 0, "chat": {"id": user, "type": "private"},
+            "from": self._user(user), "text": text}})
+
+    def press(self, user: int, label: str) -> Update:
+        message_id, buttons = self.session.keyboards.get(user, (1, []))
+        data_ = next((d for t, d in buttons if t == label), None) or \
+            next((d for t, d in buttons if label and label in t), None)
+        if data_ is None:
+            return self.text(user, "/start")  # the button is not there (program full…): start over
+        return Update.model_validate({"update_id": next(self.ids), "callback_query": {
+            "id": str(next(self.ids)), "from": self._user(user), "chat_instance": "c", "data": data_,
+            "message": {"message_id": message_id, "date": 0, "chat": {"id": user, "type": "private"},
+                        "from": {"id": 42, "is_bot": True, "first_name": "B"}, "text": "…"}}})
+
+
+def journey(user: int, rng: random.Random) -> list[tuple[str, str]]:
+    """start, find, open a card, enroll, balance, cancel: 10 updates."""
+    return [
+        ("text", "/start"),
+        ("text", f"/find {rng.choice(data.QUERIES[:20])}"),
+        ("press", str(rng.randint(1, 3))),
+        ("press", texts.BTN_ENROLL),
+        ("press", people.child_name(user)),
+        ("press", texts.BTN_CONFIRM),
+        ("text", "/balance"),
+        ("text", "/enrollments"),
+        ("press", texts.BTN_CANCEL_ENROLLMENT),
+        ("press", texts.BTN_YES_CANCEL),
+    ]
+
+
+def echo_dispatcher() -> Dispatcher:
+    router = Router()
+
+    @router.message(F.text)
+    async def echo(message: Message, bot: Bot) -> None:
+        await bot.send_message(chat_id=message.chat.id, text=message.text or "…")
+
+    @router.callback_query()
+    async def pressed(callback: CallbackQuery, bot: Bot) -> None:
+        await bot.answer_callback_query(callback.id)
+
+    dispatcher = Dispatcher()
+    dispatcher.include_router(router)
+    return dispatcher
+
+
+async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: int,
+              log: callable = print) -> list[Result]:
+    db = await migrated(url)
+    try:
+        await data.load_catalog(db, clock, 3000)
+        users = await people.add_parents(db, clock, parents, first_user=20_000_000)
+        rng = random.Random(data.SEED + 1)
+        plans = {u: journey(u, rng) for u in users}
+        per_parent = max(1, updates // parents)
+        session = MockedSession()
+        bot = Bot(TOKEN, session=session)
+        dialogs = Dialogs(db, clock, Settings(_env_file=None, database_url=url))
+        dispatcher = tg.make_dispatcher(dialogs)
+        stream = Stream(session)
+        handled = 0
+        started = time.perf_counter()
+        # Round r: every parent's r-th action, handed over BATCH updates at a time.
+        for step in range(per_parent):
+            batch: list[Update] = []
+            for user in users:
+                kind, value = plans[user][step % len(plans[user])]
+                batch.append(stream.text(user, value) if kind == "text" else stream.press(user, value))
+                if len(batch) == BATCH:
+                    await tg.handle_batch(dispatcher, bot, batch)
+                    stream.recorded.append(batch)
+                    handled += len(batch)
+                    batch = []
+            if batch:
+                await tg.handle_batch(dispatcher, bot, batch)
+                stream.recorded.append(batch)
+                handled += len(batch)
+        ours = time.perf_counter() - started
+        echo_session = MockedSession()
+        echo_bot = Bot(TOKEN, session=echo_session)
+        echo = echo_dispatcher()
+        started = time.perf_counter()
+        for batch in stream.recorded:
+            await tg.handle_batch(echo, echo_bot, batch)
+        theirs = time.perf_counter() - started
+        ratio = ours / theirs if theirs else float("inf")
+        log(f"  [{backend}] {handled} updates: ours {ours:.2f}s ({session.calls} API calls), "
+            f"echo {theirs:.2f}s ({echo_session.calls} API calls)")
+        return [
+            Result("dialogs: updates/s", round(handled / ours, 1), "updates/s", backend),
+            Result("echo bot: updates/s", round(handled / theirs, 1), "updates/s", backend),
+            Result("dialogs time / echo time", round(ratio, 2), "x", backend, f"<= {TARGET_RATIO:g}",
+                   ratio <= TARGET_RATIO),
+        ]
+    finally:
+        await db.dispose()

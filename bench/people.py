@@ -1,0 +1,64 @@
+"""Parents, children and subscriptions in bulk (fixed seed), written straight to the tables."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from bench import data
+from core.models import Category, Child, Municipality, Parent, Subscription, SubscriptionCategory
+from core.snils import control_number
+
+CHUNK = 5000
+
+
+def snils(n: int) -> str:
+    first = f"{200_000_000 + n:09d}"
+    return first + f"{control_number(first):02d}"
+
+
+def child_name(n: int) -> str:
+    return f"Бенчев{'а' if n % 2 else ''} Ребёнок {n}"
+
+
+async def town_ids(session: Any) -> list[int]:
+    return list((await session.execute(
+        select(Municipality.id).where(Municipality.name.in_(data.TOWNS)).order_by(Municipality.id))).scalars())
+
+
+async def add_parents(db: Any, clock: Any, count: int, *, platform: str = "telegram", first_user: int = 10_000_000,
+                      children: bool = True, subscriptions: bool = False) -> list[int]:
+    """`count` consenting parents (platform user ids first_user…), each with one child aged 6–15
+    and, if asked, one subscription in the child's town. Returns the platform user ids."""
+    rng = random.Random(data.SEED + first_user)
+    now = clock.now()
+    async with db.read() as session:
+        towns = await town_ids(session)
+    users = list(range(first_user, first_user + count))
+    for start in range(0, count, CHUNK):
+        block = users[start:start + CHUNK]
+        async with db.write() as session:
+            await session.execute(insert(Parent), [
+                {"platform": platform, "external_id": str(u), "consent_at": now, "created_at": now} for u in block])
+            ids = dict((await session.execute(select(Parent.external_id, Parent.id).where(
+                Parent.platform == platform, Parent.external_id.in_([str(u) for u in block])))).all())
+            if children:
+                await session.execute(insert(Child), [{
+                    "parent_id": ids[str(u)], "full_name": child_name(u),
+                    "birth_date": dt.date(now.year - rng.randint(6, 15), rng.randint(1, 12), rng.randint(1, 28)),
+                    "snils": snils(u), "snils_confirmed": True,
+                    "municipality_id": towns[u % len(towns)], "created_at": now} for u in block])
+            if subscriptions:
+                await session.execute(insert(Subscription), [{
+                    "parent_id": ids[str(u)], "municipality_id": towns[u % len(towns)],
+                    "age": rng.choice([None, rng.randint(6, 15)]), "certificate_only": rng.random() < 0.3,
+                    "created_at": now} for u in block])
+                subs = (await session.execute(select(Subscription.id).where(
+                    Subscription.parent_id.in_(list(ids.values()))))).scalars().all()
+                cats = [{"subscription_id": s, "category": rng.choice(list(Category))}
+                        for s in subs if rng.random() < 0.5]
+                if cats:
+                    await session.execute(insert(SubscriptionCategory), cats)
+    return users

@@ -1,0 +1,34 @@
+"""The benchmarks (bench/, `make bench`) still run: every one of them at a tiny size, SQLite only."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.__main__ import BENCHES, cli, write_readme
+
+pytestmark = pytest.mark.e2e  # starts the real bot process (benchmarks 2 and 5)
+
+
+def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
+    out = tmp_path / "results.json"
+    assert cli(["--scale", "0.005", "--no-postgres", "--seconds", "1", "--readme", "", "--out", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    figures = {r["figure"] for r in results}
+    assert {"dialogs time / echo time", "e2e: reply latency p99", "alerts: matching + outbox",
+            "catalog search p95", "contention: certificates overdrawn or unbalanced"} <= figures
+    assert any(f.startswith("memory: RSS") for f in figures)
+    assert all(r["backend"] == "sqlite" for r in results)
+    overdrawn = next(r for r in results if r["figure"] == "contention: certificates overdrawn or unbalanced")
+    assert overdrawn["value"] == 0
+    assert len(BENCHES) == 6
+
+
+def test_the_readme_section_is_replaced_between_its_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# Bot\n\nintro\n", encoding="utf-8")
+    write_readme(readme, "first")
+    write_readme(readme, "second")
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("# Bot\n\nintro\n")
+    assert text.count("## Benchmarks") == 1 and "second" in text and "first" not in text
