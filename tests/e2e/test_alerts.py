@@ -26,6 +26,7 @@ from core.subscriptions import create_subscription
 from tests.e2e.botproc import BotProcess, running_bot
 from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.e2e.fake_vk import GROUP_ID, TOKEN, FakeVk
+from tests.measure import max_in_window
 
 pytestmark = pytest.mark.e2e
 
@@ -91,15 +92,6 @@ def digests_to(fake: FakeTelegram, chat: int) -> list[str]:
     return [c.params.get("text", "") for c in fake.calls_to("sendMessage", chat)
             if c.status == 200 and DIGEST_MARK in c.params.get("text", "")]
 
-
-def max_in_window(stamps: list[float], window: float) -> int:
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamps[start] <= stamp - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 # --- subscribe in the dialogs, one digest each, unsubscribe ----------------------

@@ -14,6 +14,7 @@ from bot.jobs.pacing import TELEGRAM, Pacer
 from core import outbox
 from core.models import Parent
 from tests.unit.test_outbox import a_parent, fan_out, publish, rows, subscribe
+from tests.measure import max_in_window
 
 
 class FakeTime:
@@ -61,15 +62,6 @@ async def many_parents(db, clock, n: int, platform: str = "telegram") -> list[Pa
     await fan_out(db, clock)
     return parents
 
-
-def max_in_window(stamps: list[float], window: float) -> int:
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, stamp in enumerate(stamps):
-        while stamps[start] <= stamp - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 # --- the pacer ---------------------------------------------------------------
