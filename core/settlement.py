@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -206,10 +206,3 @@ async def year_rollover(session: AsyncSession, year: int, clock: Clock) -> Rollo
     await _mark_done(session, YEAR_ROLLOVER, str(year), clock)
     return report
 
-
-async def charges_total(session: AsyncSession, enrollment_id: int) -> tuple[int, int]:
-    """(covered, copay) over every year of one enrollment."""
-    stmt = select(func.coalesce(func.sum(Charge.covered), 0), func.coalesce(func.sum(Charge.copay), 0)) \
-        .where(Charge.enrollment_id == enrollment_id)
-    covered, copay = (await session.execute(stmt)).one()
-    return int(covered), int(copay)

@@ -124,10 +124,11 @@ async def press_waitlist(ctx: Ctx, args: list[str]) -> Screen:
     if len(args) != 2:
         raise Stale()
     program_id, child_id = int_arg(args, 0), int_arg(args, 1)
-    await enrollment.join_waitlist(ctx.session, parent, child_id, program_id, ctx.clock)
+    entry = await enrollment.join_waitlist(ctx.session, parent, child_id, program_id, ctx.clock)
+    position = await enrollment.waitlist_position(ctx.session, entry)
     child = await core_children.get_child(ctx.session, parent, child_id)
     program = await catalog.get_program(ctx.session, program_id)
     ctx.state.update(step="menu", data={})
-    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=program.title)
+    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=program.title, position=position)
     return Screen(text=text, rows=rows([Button(texts.BTN_TO_RESULTS, "find:back"),
                                         Button(texts.BTN_MENU, "cmd:menu")]))

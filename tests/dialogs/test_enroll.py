@@ -83,7 +83,7 @@ async def test_full_program_offers_the_waiting_list(db, clock):
     assert "Свободных мест нет" in second.text
     assert not [b for b in second.buttons() if b.action.startswith("enr:pick")]
     await second.click("Встать в лист ожидания")
-    assert "в листе ожидания" in second.text
+    assert "в листе ожидания" in second.text and "место в очереди: 1" in second.text
     assert await count(db, WaitlistEntry) == 1
     before = await snapshot(db)
     await second.press(f"wl:{program_id}:{(await children_of(db, user_id='2'))[0].id}")
