@@ -44,7 +44,6 @@ from core.models import (
     Charge,
     Child,
     Enrollment,
-    JobRun,
     LedgerEntry,
     LedgerKind,
     Parent,
@@ -368,15 +367,3 @@ async def mark_unreachable(session: AsyncSession, parent_id: int, clock: Clock) 
 async def counts(session: AsyncSession) -> dict[str, int]:
     found = dict((await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))).all())
     return {status: int(found.get(status, 0)) for status in STATUSES}
-
-
-# --- calendar markers (JobRun) -------------------------------------------------
-
-async def period_done(session: AsyncSession, job: str, period: str) -> bool:
-    return await session.get(JobRun, (job, period)) is not None
-
-
-async def mark_period(session: AsyncSession, job: str, period: str, clock: Clock) -> None:
-    if not await period_done(session, job, period):
-        session.add(JobRun(job=job, period=period, done_at=clock.now()))
-        await session.flush()

@@ -44,7 +44,7 @@ async def job_done(session: AsyncSession, job: str, period: str) -> bool:
     return await session.get(JobRun, (job, period)) is not None
 
 
-async def _mark_done(session: AsyncSession, job: str, period: str, clock: Clock) -> None:
+async def mark_done(session: AsyncSession, job: str, period: str, clock: Clock) -> None:
     if not await job_done(session, job, period):
         session.add(JobRun(job=job, period=period, done_at=clock.now()))
         await session.flush()
@@ -98,7 +98,7 @@ async def settle_month(session: AsyncSession, year: int, month: int, clock: Cloc
     period = month_period(year, month)
     already = await job_done(session, SETTLE_MONTH, period)
     settled = await _settle_through(session, year, month, clock)
-    await _mark_done(session, SETTLE_MONTH, period, clock)
+    await mark_done(session, SETTLE_MONTH, period, clock)
     return SettleReport(period=period, settled=settled, already_done=already and settled == 0)
 
 
@@ -203,6 +203,6 @@ async def year_rollover(session: AsyncSession, year: int, clock: Clock) -> Rollo
     await session.flush()
     # Settle December everywhere too (certificates without money have nothing to expire).
     await _settle_through(session, year - 1, 12, clock)
-    await _mark_done(session, YEAR_ROLLOVER, str(year), clock)
+    await mark_done(session, YEAR_ROLLOVER, str(year), clock)
     return report
 

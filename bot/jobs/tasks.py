@@ -22,6 +22,7 @@ from core.settlement import (
     SETTLE_MONTH,
     YEAR_ROLLOVER,
     job_done,
+    mark_done,
     month_period,
     previous_month,
     settle_month,
@@ -97,10 +98,10 @@ async def run_year_end(db: Database, clock: Clock, day: dt.date | None = None) -
         return 0
     period = day.isoformat()
     async with db.write() as session:
-        if await outbox.period_done(session, YEAR_END, period):
+        if await job_done(session, YEAR_END, period):
             return 0
         queued = await outbox.enqueue_year_end(session, day, clock)
-        await outbox.mark_period(session, YEAR_END, period, clock)
+        await mark_done(session, YEAR_END, period, clock)
     log.info("year-end reminders of %s: %d queued", period, queued)
     return queued
 
@@ -122,7 +123,7 @@ async def catch_up(db: Database, clock: Clock) -> CatchUp:
         rolled = await job_done(session, YEAR_ROLLOVER, str(today.year))
         settled = await job_done(session, SETTLE_MONTH, month_period(year, month))
         reminder = year_end_day(today)
-        reminded = reminder is None or await outbox.period_done(session, YEAR_END, reminder.isoformat())
+        reminded = reminder is None or await job_done(session, YEAR_END, reminder.isoformat())
     if not rolled:
         await run_year_rollover(db, clock, today.year)
         done.rolled_over = today.year
