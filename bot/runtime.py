@@ -1,9 +1,17 @@
-"""Building the process's shared objects from settings: database, clock."""
+"""The process's shared objects: database and clock built from settings, the
+context handed to every platform adapter, and waiting that a stop cuts short."""
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
 from bot.config import Settings
-from core.clock import SystemClock
+from core.clock import Clock, SystemClock
 from core.db import Database
+
+if TYPE_CHECKING:
+    from bot.delivery import Sender
 
 
 def make_clock(settings: Settings) -> SystemClock:
@@ -13,8 +21,6 @@ def make_clock(settings: Settings) -> SystemClock:
 async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
     """The database at the latest schema revision (migrating is idempotent and quick)."""
     if migrate:
-        import asyncio
-
         from bot.migrate import upgrade
 
         await asyncio.to_thread(upgrade, settings.database_url)
@@ -28,14 +34,6 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
 #       serve updates until `stop` is set, then return cleanly;
 #   def make_sender(ctx: AppContext) -> bot.delivery.Sender
 #       a Sender for alerts; serve() registers it in ctx.senders[platform].
-from dataclasses import dataclass, field  # noqa: E402
-from typing import TYPE_CHECKING, Any  # noqa: E402
-
-from core.clock import Clock  # noqa: E402
-
-if TYPE_CHECKING:
-    from bot.delivery import Sender
-
 
 @dataclass
 class AppContext:
@@ -44,3 +42,21 @@ class AppContext:
     clock: Clock
     dialogs: Any  # bot.dialogs.engine.Dialogs
     senders: dict[str, "Sender"] = field(default_factory=dict)
+
+
+async def until_stopped(stop: asyncio.Event, coro: Any) -> tuple[bool, Any]:
+    """Run `coro` unless `stop` comes first: (finished, result)."""
+    task = asyncio.ensure_future(coro)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+    if task in done:
+        return True, task.result()
+    task.cancel()
+    try:
+        await task
+    except BaseException:  # noqa: BLE001 - cancelled on purpose
+        pass
+    return False, None

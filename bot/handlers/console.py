@@ -15,6 +15,7 @@ import threading
 from typing import Any, TextIO
 
 from bot.dialogs.screen import Button, Input, Reply, Screen
+from bot.runtime import until_stopped
 
 log = logging.getLogger("bot.console")
 
@@ -82,19 +83,6 @@ def _start_reader(stream: TextIO, loop: asyncio.AbstractEventLoop,
     return done
 
 
-async def _next_line(queue: asyncio.Queue[str | None], stop: asyncio.Event) -> str | None:
-    getter = asyncio.ensure_future(queue.get())
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if getter in done:
-        return getter.result()
-    getter.cancel()
-    return None
-
-
 async def _ask(dialogs: Any, inp: Input) -> Reply:
     try:
         return await dialogs.handle(PLATFORM, USER_ID, inp)
@@ -124,7 +112,7 @@ async def chat(dialogs: Any, stop: asyncio.Event | None = None,
     try:
         buttons = show(await _ask(dialogs, Input.from_text("/start")))
         while not stop.is_set():
-            line = await _next_line(queue, stop)
+            _, line = await until_stopped(stop, queue.get())
             if line is None:
                 break
             if not line.strip():

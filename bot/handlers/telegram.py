@@ -46,7 +46,7 @@ from aiogram.types import (
 from bot.config import TELEGRAM_OFFICIAL_API
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 from bot.dialogs.screen import Input, Reply, Screen
-from bot.runtime import AppContext
+from bot.runtime import AppContext, until_stopped
 
 log = logging.getLogger("bot.telegram")
 
@@ -261,24 +261,6 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-async def _until_stopped(stop: asyncio.Event, coro: Any) -> tuple[bool, Any]:
-    """Run `coro` unless `stop` comes first: (finished, result)."""
-    task = asyncio.ensure_future(coro)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        stopper.cancel()
-    if task in done:
-        return True, task.result()
-    task.cancel()
-    try:
-        await task
-    except BaseException:  # noqa: BLE001 - cancelled on purpose
-        pass
-    return False, None
-
-
 async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
     """Drop a webhook and publish the command menu, retrying while Telegram is unreachable."""
     from bot.dialogs.engine import command_menu
@@ -287,7 +269,7 @@ async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
     attempt = 0
     while not stop.is_set():
         try:
-            finished, _ = await _until_stopped(stop, _setup_calls(bot, commands))
+            finished, _ = await until_stopped(stop, _setup_calls(bot, commands))
             return finished
         except TelegramUnauthorizedError:
             raise RuntimeError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)") from None
@@ -335,7 +317,7 @@ async def poll(dispatcher: Dispatcher, bot: Bot, stop: asyncio.Event) -> None:
     while not stop.is_set():
         request = GetUpdates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=allowed)
         try:
-            finished, updates = await _until_stopped(
+            finished, updates = await until_stopped(
                 stop, bot(request, request_timeout=POLL_TIMEOUT + 30))
         except TelegramUnauthorizedError:
             raise RuntimeError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)") from None
