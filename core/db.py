@@ -3,7 +3,8 @@
 Writers that touch money must be serialised per certificate. PostgreSQL
 does it with `SELECT … FOR UPDATE` (see `lock`); SQLite ignores FOR UPDATE,
 so there every write transaction starts with BEGIN IMMEDIATE, taking the
-database's write lock before the first read of a balance.
+database's write lock before the first read of a balance. SQLite statements run in the
+event loop's own thread: see core/sqlite_inline.py for why, and how writers wait.
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql import Select
+
+from core import sqlite_inline
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
 
@@ -31,7 +34,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs.setdefault("connect_args", {"timeout": 60})
+        kwargs.setdefault("module", sqlite_inline.dbapi())
         engine = create_async_engine(url, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
@@ -49,7 +52,8 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=60000")
+        # A process crash loses nothing; money is flushed at commit (core/sqlite_inline.py).
+        cursor.execute("PRAGMA synchronous=NORMAL")
         try:
             cursor.execute("PRAGMA journal_mode=WAL")
         except Exception:  # pragma: no cover - e.g. in-memory databases
