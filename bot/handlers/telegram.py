@@ -20,7 +20,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiogram import Bot, Dispatcher, F, Router
+from bot.lean_aiogram import defer_schemas
+
+defer_schemas()  # before aiogram's first import: its models build on first use (memory)
+
+from aiogram import Bot, Dispatcher, F, Router  # noqa: E402
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
