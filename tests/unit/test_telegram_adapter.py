@@ -213,6 +213,33 @@ async def test_updates_of_one_parent_are_handled_in_order(fake, bot):
     assert [m.text for m in fake.chat(USER)] == ["первое", "второе"]
 
 
+async def test_a_slow_update_holds_up_no_other_parent_and_is_confirmed_only_once_done(fake, bot):
+    release = asyncio.Event()
+
+    class OneSlowParent(ScriptedDialogs):
+        async def handle(self, platform, user_id, inp):
+            if user_id == str(USER):
+                await release.wait()  # e.g. waiting out a flood limit
+            return Reply(screens=[Screen(f"ответ на «{inp.text}»")])
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(tg.poll(tg.make_dispatcher(OneSlowParent()), bot, stop))
+    try:
+        fake.push_message(USER, "медленно")
+        await fake.wait_for(lambda: fake.seen("getUpdates"), timeout=5)
+        other = await fake.say(USER + 1, "быстро")  # answered while the first is still in flight
+        assert other.text == "ответ на «быстро»"
+        assert fake.chat(USER) == []
+        assert [u["message"]["text"] for u in fake.updates][:1] == ["медленно"]  # not confirmed yet
+        release.set()
+        await fake.wait_for(lambda: [m.text for m in fake.chat(USER)] == ["ответ на «медленно»"],
+                            timeout=5)
+        await fake.wait_for(lambda: fake.updates == [], timeout=5)  # confirmed once handled
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=5)
+
+
 async def test_sender_maps_telegram_refusals_to_delivery_errors(fake, bot):
     sender = tg.TelegramSender(bot)
     fake.push_message(USER, "/start")  # the chat exists once the parent wrote
