@@ -1,7 +1,7 @@
 """Parents: a messenger account, consent to personal-data processing, forgetting."""
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
@@ -9,9 +9,15 @@ from core.errors import DomainError
 from core.models import Child, DialogState, Parent, Subscription, WaitlistEntry, WaitlistStatus
 
 
+# Built once: every update of every dialog looks its parent up, and building a statement
+# (and its cache key) costs more than running it.
+_PARENT_BY_ACCOUNT = select(Parent).where(Parent.platform == bindparam("platform"),
+                                          Parent.external_id == bindparam("external_id"))
+
+
 async def get_parent(session: AsyncSession, platform: str, external_id: str) -> Parent | None:
-    stmt = select(Parent).where(Parent.platform == platform, Parent.external_id == str(external_id))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    found = await session.execute(_PARENT_BY_ACCOUNT, {"platform": platform, "external_id": str(external_id)})
+    return found.scalar_one_or_none()
 
 
 async def ensure_parent(session: AsyncSession, platform: str, external_id: str) -> Parent:

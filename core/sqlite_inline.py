@@ -55,6 +55,9 @@ class WriterQueue:
     async def acquire(self) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()
+        if not self._lock.locked():
+            await self._lock.acquire()  # free: no timer needed (wait_for costs a task)
+            return
         try:
             await asyncio.wait_for(self._lock.acquire(), BUSY_WAIT)
         except asyncio.TimeoutError:

@@ -13,6 +13,7 @@ import logging
 import traceback
 from typing import Any
 
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.config import Settings
@@ -60,6 +61,26 @@ def command_menu() -> list[tuple[str, str]]:
     return [(name, texts.COMMAND_MENU[name]) for name in COMMANDS]
 
 
+# Built once (every update runs them; building a statement costs more than running it here).
+_STATE = select(DialogState.state).where(DialogState.platform == bindparam("the_platform"),
+                                         DialogState.user_id == bindparam("the_user"))
+_UPDATE_STATE = (
+    update(DialogState)
+    .where(DialogState.platform == bindparam("the_platform"), DialogState.user_id == bindparam("the_user"))
+    .values(state=bindparam("new_state", type_=DialogState.__table__.c.state.type),
+            updated_at=bindparam("now", type_=DialogState.__table__.c.updated_at.type))
+    .execution_options(synchronize_session=False))
+
+
+async def load_state(session: Any, platform: str, user_id: str) -> dict[str, Any] | None:
+    """The parent's dialog state; None if they have no row yet ({} if it was unreadable)."""
+    found = await session.execute(_STATE, {"the_platform": platform, "the_user": user_id})
+    row = found.first()
+    if row is None:
+        return None
+    return row.state if isinstance(row.state, dict) else {}
+
+
 class Dialogs:
     def __init__(self, db: Database, clock: Clock, settings: Settings) -> None:
         self.db = db
@@ -88,11 +109,10 @@ class Dialogs:
 
     async def _handle_once(self, platform: str, user_id: str, inp: Input) -> Reply:
         async with self.db.write() as session:
-            row = await session.get(DialogState, (platform, user_id))
-            state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
+            row = await load_state(session, platform, user_id)
             ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
-                      platform=platform, user_id=user_id, state=state)
-            if inp.event_id and state.get(LAST_EVENT) == inp.event_id:
+                      platform=platform, user_id=user_id, state=copy.deepcopy(row or {}))
+            if inp.event_id and ctx.state.get(LAST_EVENT) == inp.event_id:
                 # Re-delivered after a crash: it was handled and committed already.
                 return Reply([await ctx.render_current()])
             reply = await self._dispatch(ctx, inp)
@@ -151,23 +171,24 @@ class Dialogs:
             await ctx.require_parent()
         return as_reply(await handler(ctx, text))
 
-    async def _save(self, session: Any, row: DialogState | None, ctx: Ctx) -> None:
+    async def _save(self, session: Any, row: dict[str, Any] | None, ctx: Ctx) -> None:
+        """`row`: the state as loaded (None: the parent has no row yet)."""
         if row is None:
             session.add(DialogState(platform=ctx.platform, user_id=ctx.user_id,
                                     state=ctx.state, updated_at=self.clock.now()))
-        elif row.state != ctx.state:
-            row.state = ctx.state
-            row.updated_at = self.clock.now()
+        elif row != ctx.state:
+            await session.execute(_UPDATE_STATE, {
+                "the_platform": ctx.platform, "the_user": ctx.user_id, "new_state": ctx.state,
+                "now": self.clock.now()})
 
     # --- failures -----------------------------------------------------------
     async def _refused(self, platform: str, user_id: str, error: DomainError) -> Reply:
         """The reason, then the screen the parent was on; nothing of the refused input is kept."""
         try:
             async with self.db.read() as session:
-                row = await session.get(DialogState, (platform, user_id))
-                state = copy.deepcopy(row.state) if row is not None and isinstance(row.state, dict) else {}
+                row = await load_state(session, platform, user_id)
                 ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
-                          platform=platform, user_id=user_id, state=state)
+                          platform=platform, user_id=user_id, state=copy.deepcopy(row or {}))
                 if not await ctx.consented() and ctx.step_name not in ("consent", "declined", "help"):
                     screen = await ctx.show("consent")
                 else:
@@ -188,7 +209,7 @@ class Dialogs:
         """Reset the parent to the menu (or consent); if even that fails, a bare apology."""
         try:
             async with self.db.write() as session:
-                row = await session.get(DialogState, (platform, user_id))
+                row = await load_state(session, platform, user_id)
                 ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
                           platform=platform, user_id=user_id, state={})
                 screen = await ctx.show("menu" if await ctx.consented() else "consent")
