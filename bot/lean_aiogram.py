@@ -68,3 +68,11 @@ def _subclasses(base: type) -> list[type]:
                 found.append(sub)
                 todo.append(sub)
     return found
+
+
+def build_now(*models: type) -> None:
+    """Build these models' schemas now (at start), so that the first parent does not wait for
+    them: the Update schema alone takes about half a second to build."""
+    for model in models:
+        if not getattr(model, "__pydantic_complete__", True):
+            model.model_rebuild()

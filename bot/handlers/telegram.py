@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.lean_aiogram import defer_schemas
+from bot.lean_aiogram import build_now, defer_schemas
 
 defer_schemas()  # before aiogram's first import: its models build on first use (memory)
 
@@ -38,7 +38,7 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.methods import GetUpdates
+from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, SendMessage  # noqa: E402
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
@@ -276,6 +276,10 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
     """Drop a webhook and publish the command menu, retrying while Telegram is unreachable."""
     from bot.dialogs.engine import command_menu
+
+    # What every conversation uses, built before the first parent writes (bot/lean_aiogram.py).
+    build_now(Update, Message, CallbackQuery, GetUpdates, SendMessage, EditMessageText,
+              AnswerCallbackQuery, InlineKeyboardMarkup)
 
     commands = [BotCommand(command=name, description=description) for name, description in command_menu()]
     attempt = 0
