@@ -72,7 +72,12 @@ def _subclasses(base: type) -> list[type]:
 
 def build_now(*models: type) -> None:
     """Build these models' schemas now (at start), so that the first parent does not wait for
-    them: the Update schema alone takes about half a second to build."""
+    them: the Update schema alone takes about half a second to build. For a Bot API method,
+    also the `Response[…]` its answer is read with (built on first use even without deferring)."""
+    from aiogram.methods.base import Response, TelegramMethod
+
     for model in models:
         if not getattr(model, "__pydantic_complete__", True):
             model.model_rebuild()
+        if isinstance(model, type) and issubclass(model, TelegramMethod):
+            Response[model.__returning__].model_rebuild()  # type: ignore[name-defined]
