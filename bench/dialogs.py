@@ -3,6 +3,7 @@ aiogram's Dispatcher.feed_update (network mocked), against a bare aiogram echo b
 very same updates in the same batches."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import random
@@ -103,6 +104,25 @@ def journey(user: int, rng: random.Random) -> list[tuple[str, str]]:
     ]
 
 
+async def state_only_seconds(db: Any, clock: FixedClock, users: list[int], rounds: int = 2000) -> float:
+    """The least a dialog that keeps its place in the database does per update: load the
+    state and write it back, in one write unit of work, exactly as bot/dialogs/engine.py."""
+    from bot.dialogs.engine import _UPDATE_STATE, load_state
+
+    async def step(n: int) -> None:
+        user = str(users[n % len(users)])
+        async with db.write() as session:
+            state = dict(await load_state(session, "telegram", user) or {})
+            state["bench"] = n
+            await session.execute(_UPDATE_STATE, {"the_platform": "telegram", "the_user": user,
+                                                  "new_state": state, "now": clock.now()})
+
+    started = time.perf_counter()
+    for first in range(0, rounds, BATCH):  # as many side by side as in the dialogs' batches
+        await asyncio.gather(*(step(n) for n in range(first, min(first + BATCH, rounds))))
+    return (time.perf_counter() - started) / rounds
+
+
 def echo_dispatcher() -> Dispatcher:
     router = Router()
 
@@ -163,6 +183,10 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
         theirs = time.perf_counter() - started
         theirs_cpu = time.process_time() - cpu
         ratio = ours / theirs if theirs else float("inf")
+        floor = await state_only_seconds(db, clock, users)
+        floor_ratio = (theirs / handled + floor) / (theirs / handled)
+        log(f"  [{backend}] the dialog state alone (read + write, one unit of work): {floor * 1000:.2f} ms "
+            f"per update, so an echo bot that stored it would already take {floor_ratio:.1f}x")
         log(f"  [{backend}] {handled} updates: ours {ours:.2f}s ({ours_cpu:.2f}s CPU, {session.calls} API "
             f"calls), echo {theirs:.2f}s ({theirs_cpu:.2f}s CPU, {echo_session.calls} API calls)")
         return [
@@ -170,6 +194,8 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
             Result("echo bot: updates/s", round(handled / theirs, 1), "updates/s", backend),
             Result("dialogs time / echo time", round(ratio, 2), "x", backend, f"<= {TARGET_RATIO:g}",
                    ratio <= TARGET_RATIO),
+            Result("dialog state read + write alone", round(floor * 1000, 2), "ms/update", backend),
+            Result("echo bot that stored its dialog state / echo time", round(floor_ratio, 2), "x", backend),
         ]
     finally:
         await db.dispose()
