@@ -82,7 +82,10 @@ async def results_screen(ctx: Ctx) -> Screen:
     if not page.items:
         lines.append(texts.FIND_NOTHING)
     else:
-        lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
+        if page.more:
+            lines.append(texts.FIND_FOUND_MORE.format(limit=catalog.COUNT_LIMIT, page=page.page + 1))
+        else:
+            lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
         for n, program in enumerate(page.items, 1):
             lines.append(texts.FIND_ITEM.format(
                 n=n, title=program.title, provider=program.provider, ages=ages_text(program),

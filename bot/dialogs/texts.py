@@ -204,6 +204,9 @@ FIND_WORDS = "слова «{words}»"
 FIND_AGE = "возраст {age}"
 FIND_CERT_ONLY = "только за сертификат"
 FIND_FOUND = "Найдено: {total}. Страница {page} из {pages}."
+# More than core.catalog.COUNT_LIMIT matches are not counted out (a search in every municipality).
+FIND_FOUND_MORE = ("Найдено больше {limit}. Страница {page}. "
+                   "Выберите муниципалитет, возраст или добавьте слова, чтобы сузить поиск.")
 FIND_NOTHING = "Ничего не нашлось. Попробуйте другие слова или сбросьте фильтры."
 FIND_HINT = "Чтобы искать по словам, просто напишите их сообщением."
 FIND_ITEM = "{n}. {title}\n   {provider}; {ages}; {price}\n   {badge}"

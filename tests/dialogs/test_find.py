@@ -1,6 +1,7 @@
 """/find: search words, filters, pages of five, program cards."""
 from __future__ import annotations
 
+from core import catalog
 from core.models import Category, Funding
 from tests.dialogs.kit import SNILS_1, DialogClient, add_nominal, add_program, dialog_state, make_dialogs
 
@@ -57,6 +58,21 @@ async def test_pages_of_five_with_arrows(db, clock):
     assert not client.has_button("▶")
     await client.click("◀")
     assert "Страница 1 из 2" in client.text
+
+
+async def test_a_search_matching_more_than_the_limit_says_so_and_pages_on(db, clock, monkeypatch):
+    monkeypatch.setattr(catalog, "COUNT_LIMIT", 6)
+    for n in range(8):
+        await add_program(db, clock, title=f"Кружок {n}")
+    client = await world(db, clock)
+    await client.send("/find")
+    assert "Найдено больше 6. Страница 1." in client.text and "сузить поиск" in client.text
+    assert "Кружок 0" in client.text and "Кружок 4" in client.text and not client.has_button("◀")
+    await client.click("▶")
+    assert "Страница 2." in client.text and "Кружок 7" in client.text and not client.has_button("▶")
+    await client.click("Муниципалитет")
+    await client.click("Город Тест")
+    assert "Найдено: 8. Страница 1 из 2." in client.text
 
 
 async def test_filters_by_category_age_municipality_and_certificate(db, clock):

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
+from core import catalog
 from core.catalog import (
     SearchFilters,
     get_program,
@@ -242,3 +244,61 @@ def test_funding_and_provider_kind_accept_codes_and_russian_names():
     assert parse_provider_kind("ip") is ProviderKind.IP
     assert parse_provider_kind("ИП") is ProviderKind.IP
     assert parse_provider_kind("private") is ProviderKind.PRIVATE
+
+
+# --- broad searches and the plans of a search --------------------------------
+
+async def test_a_broad_search_says_more_than_the_limit_and_pages_on_in_title_order(any_db, clock, monkeypatch):
+    monkeypatch.setattr(catalog, "COUNT_LIMIT", 7)
+    await load(any_db, clock, *[row(f"p{n:02d}", title=f"Программа {n:02d}",
+                                    municipality=TOWN if n % 2 else OTHER_TOWN) for n in range(12, 0, -1)])
+    first = await find(any_db, clock)   # no municipality, no words: more than 7 is not counted out
+    assert first.more and first.total > 7 and first.has_next and not first.has_prev
+    assert titles(first) == [f"Программа {n:02d}" for n in range(1, 6)]
+    second = await find(any_db, clock, page=1)
+    assert titles(second) == [f"Программа {n:02d}" for n in range(6, 11)] and second.has_next
+    third = await find(any_db, clock, page=2)
+    assert titles(third) == ["Программа 11", "Программа 12"] and not third.has_next and third.pages == 3
+    assert titles(await find(any_db, clock, page=40)) == ["Программа 11", "Программа 12"]   # clamped
+    narrow = await find(any_db, clock, municipality_id=await town_id(any_db))   # a municipality: counted
+    assert (narrow.more, narrow.total) == (False, 6)
+    assert not (await find(any_db, clock, words="программа")).more   # words: counted
+
+
+@pytest.mark.parametrize("plan", ["filters", "rarest word", "every set"])
+async def test_every_plan_finds_the_same_programs(any_db, clock, monkeypatch, plan):
+    """Which index drives a search depends on counts; each plan gives the same page."""
+    async def driving(session, shape, values):
+        if plan == "filters":
+            return shape
+        if plan == "rarest word":
+            return replace(shape, drive=(0,))
+        return replace(shape, drive=tuple(range(len(shape.terms))),
+                       drive_filters=shape.municipality or shape.category)
+
+    monkeypatch.setattr(catalog, "_driving", driving)
+    await load(any_db, clock,
+               row("a", title="Робототехника", description="Собираем роботов", age_min=10, age_max=14),
+               row("b", title="Роботы и шахматы", category="social"),
+               row("c", title="Робототехника", municipality=OTHER_TOWN),
+               row("d", title="Шахматы", description="Играем в шахматы"),
+               row("e", title="Лего-роботы", funding="paid"))
+    town = await town_id(any_db)
+    assert titles(await find(any_db, clock, words="робот")) == [
+        "Лего-роботы", "Робототехника", "Робототехника", "Роботы и шахматы"]
+    assert titles(await find(any_db, clock, words="робот шахматы")) == ["Роботы и шахматы"]
+    assert titles(await find(any_db, clock, words="робот", municipality_id=town, certificate_only=True)) == [
+        "Робототехника", "Роботы и шахматы"]
+    assert titles(await find(any_db, clock, words="робот", category=Category.TECHNICAL, age=8)) == [
+        "Лего-роботы", "Робототехника"]
+    assert (await find(any_db, clock, words="робот шахматы", municipality_id=town, age=13)).total == 0
+
+
+async def test_titles_sort_by_letter_code_on_both_databases(any_db, clock, monkeypatch):
+    monkeypatch.setattr(catalog, "COUNT_LIMIT", 2)
+    expected = ["Ёлочка", "Абака", "Яхта", "абака", "ёжик"]   # Ё, А…Я, а…я, ё: by code point
+    await load(any_db, clock, *[row(f"t{n}", title=title, description="кружок")
+                                for n, title in enumerate(reversed(expected))])
+    assert titles(await find(any_db, clock)) == expected                      # walked by title
+    assert titles(await find(any_db, clock, words="кружок")) == expected      # sorted after reading
+    assert titles(await find(any_db, clock, municipality_id=await town_id(any_db))) == expected
