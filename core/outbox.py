@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     and_,
+    bindparam,
     exists,
     func,
     literal,
@@ -319,23 +320,36 @@ def _chunks(ids: tuple[int, ...], size: int = 5000) -> list[list[int]]:
     return [list(ids[i:i + size]) for i in range(0, len(ids), size)] or [[]]
 
 
-async def _update_rows(session: AsyncSession, unit: Unit, **values: object) -> None:
-    for ids in _chunks(unit.row_ids):
+async def _update_rows(session: AsyncSession, row_ids: tuple[int, ...], **values: object) -> None:
+    for ids in _chunks(row_ids):
         await session.execute(
             update(Outbox).where(Outbox.id.in_(ids), Outbox.status == PENDING).values(**values)
             .execution_options(synchronize_session=False))
 
 
+# The worker's one statement per message sent: built once (SQLAlchemy then finds it in its
+# compiled cache) and run on the session's connection, not through the ORM.
+_rows = Outbox.__table__
+_MARK_SENT = (update(_rows)
+              .where(_rows.c.id.in_(bindparam("ids", expanding=True)), _rows.c.status == PENDING)
+              .values(status=SENT, sent_at=bindparam("sent_at", type_=_rows.c.sent_at.type), last_error=None))
+
+
 async def mark_sent(session: AsyncSession, unit: Unit, clock: Clock) -> None:
-    await _update_rows(session, unit, status=SENT, sent_at=clock.now(), last_error=None)
+    connection = await session.connection()
+    sent_at = clock.now()
+    for ids in _chunks(unit.row_ids):
+        await connection.execute(_MARK_SENT, {"ids": ids, "sent_at": sent_at})
 
 
 async def mark_failed(session: AsyncSession, unit: Unit, reason: str, clock: Clock) -> None:
-    await _update_rows(session, unit, status=FAILED, last_error=reason[:64], attempts=Outbox.attempts + 1)
+    await _update_rows(session, unit.row_ids, status=FAILED, last_error=reason[:64], attempts=Outbox.attempts + 1)
 
 
-async def mark_dropped(session: AsyncSession, unit: Unit, reason: str) -> None:
-    await _update_rows(session, unit, status=DROPPED, last_error=reason[:64])
+async def mark_dropped(session: AsyncSession, units: list[Unit], reason: str) -> None:
+    """The rows of `units` are not to be sent (in as few statements as drivers allow)."""
+    await _update_rows(session, tuple(row for unit in units for row in unit.row_ids),
+                       status=DROPPED, last_error=reason[:64])
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -350,9 +364,9 @@ async def mark_retry(session: AsyncSession, unit: Unit, reason: str, clock: Cloc
         select(func.max(Outbox.attempts)).where(Outbox.id.in_(_chunks(unit.row_ids)[0])))).scalar() or 0
     attempts += 1
     if attempts >= MAX_ATTEMPTS:
-        await _update_rows(session, unit, status=FAILED, attempts=attempts, last_error=reason[:64])
+        await _update_rows(session, unit.row_ids, status=FAILED, attempts=attempts, last_error=reason[:64])
         return False
-    await _update_rows(session, unit, attempts=attempts, last_error=reason[:64],
+    await _update_rows(session, unit.row_ids, attempts=attempts, last_error=reason[:64],
                        next_attempt_at=clock.now() + dt.timedelta(seconds=backoff_seconds(attempts)))
     return True
 

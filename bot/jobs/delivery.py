@@ -1,8 +1,11 @@
 """The delivery worker: pending outbox rows → messages, paced, exactly once.
 
 One message in flight per platform at a time; each is marked sent in its own
-unit of work right after the send succeeded, so a crash repeats at most that
-one message and loses none. Failures (bot/delivery.py):
+unit of work right after the send succeeded, before the next send starts, so a
+crash repeats at most that one message and loses none. Screens are built for
+SCREEN_BATCH messages at a time in one read unit of work (the moot ones dropped
+in one write), and rebuilt when older than SCREEN_MAX_AGE by the time their turn
+comes (a slow pace, a platform's pause). Failures (bot/delivery.py):
   RetryLater    the platform is paused for what it asked and the same message retried
                 (bounded); still refused → it stays pending for the next run;
   Blocked       the parent is marked unreachable (their alerts pause), the row failed;
@@ -20,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientError
+from bot.dialogs.screen import Screen
 from bot.jobs import screens
 from bot.jobs.pacing import Pacer
 from core import outbox
@@ -32,6 +36,8 @@ RETRY_LATER_TIMES = 5        # RetryLater answers waited out for one message in 
 MAX_PAUSE_SECONDS = 60.0     # a longer retry_after ends the run; the rows stay pending
 ROUNDS = 1000                # batches per run (each up to BATCH parents); bounded anyway
 BATCH = 200
+SCREEN_BATCH = 50            # screens built in one read unit of work
+SCREEN_MAX_AGE = 1.0         # seconds: an older screen is built again before it is sent
 
 
 @dataclass
@@ -91,25 +97,39 @@ class Deliverer:
                 units = await outbox.due_units(session, [platform], self.clock, BATCH)
             if not units:
                 break
-            for unit in units:
+            while units:
                 if self.stopping or self._monotonic() > deadline:
                     return report
-                if not await self.deliver(unit, report):
-                    return report  # the platform asked for a long pause: later runs continue
+                built_at = self._monotonic()
+                batch = await self._screens(units[:SCREEN_BATCH], report)
+                units = units[SCREEN_BATCH:]
+                for n, (unit, screen) in enumerate(batch):
+                    if self.stopping or self._monotonic() > deadline:
+                        return report
+                    if n and self._monotonic() - built_at > SCREEN_MAX_AGE:
+                        units = [u for u, _ in batch[n:]] + units  # built again, fresh
+                        break
+                    if not await self.deliver(unit, screen, report):
+                        return report  # the platform asked for a long pause: later runs continue
         return report
 
-    async def deliver(self, unit: outbox.Unit, report: DeliveryReport) -> bool:
+    async def _screens(self, units: list[outbox.Unit], report: DeliveryReport) -> list[tuple[outbox.Unit, Screen]]:
+        """The screens of `units`, built in one read; units with nothing left to say are
+        dropped (one write) and left out."""
+        async with self.db.read() as session:
+            built = await screens.build_many(session, units, self.clock.today())
+        moot = [unit for unit, screen in zip(units, built) if screen is None]
+        if moot:
+            async with self.db.write() as session:
+                await outbox.mark_dropped(session, moot, "moot")
+            report.dropped += len(moot)
+        return [(unit, screen) for unit, screen in zip(units, built) if screen is not None]
+
+    async def deliver(self, unit: outbox.Unit, screen: Screen, report: DeliveryReport) -> bool:
         """Send one message and record the outcome; False if this platform should stop for now."""
         sender = self.senders.get(unit.platform)
         if sender is None:
             return False
-        async with self.db.read() as session:
-            screen = await screens.build(session, unit, self.clock.today())
-        if screen is None:
-            async with self.db.write() as session:
-                await outbox.mark_dropped(session, unit, "moot")
-            report.dropped += 1
-            return True
         pacer = self.pacer(unit.platform)
         for _ in range(RETRY_LATER_TIMES):
             await pacer.wait(unit.user_id)

@@ -1,11 +1,16 @@
-"""The Screen of one outbox message (a digest, a notice, a reminder), built at
-send time from the rows it settles. None means "nothing left to say" (the
-program or the money is gone): the rows are dropped, not sent."""
+"""The Screen of one outbox message (a digest, a notice, a reminder), built just
+before it is sent from the rows it settles. None means "nothing left to say" (the
+program or the money is gone): the rows are dropped, not sent.
+
+`build_many` builds the screens of a batch of messages in one read unit of work:
+the digests of all of them take three queries (the programs still there, the
+shown programs, the subscriptions), not three or four per message."""
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import select
+from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs import format as fmt
@@ -30,6 +35,7 @@ from core.models import (
 DIGEST_MAX = 10          # programs listed in one digest; the rest are "и ещё N"
 UNSUBSCRIBE_MAX = 3      # unsubscribe buttons (one per matching subscription)
 NUMBERS_PER_ROW = 5
+REFS_LOOKED_AT = 5000    # a digest's programs are looked up among its first 5000 rows
 
 
 def digest(programs: list[Program], total: int, subscriptions: list[Subscription]) -> Screen:
@@ -57,21 +63,59 @@ def digest(programs: list[Program], total: int, subscriptions: list[Subscription
 
 
 async def build(session: AsyncSession, unit: outbox.Unit, today: dt.date) -> Screen | None:
+    return (await build_many(session, [unit], today))[0]
+
+
+async def build_many(session: AsyncSession, units: list[outbox.Unit], today: dt.date) -> list[Screen | None]:
+    """The screen of each unit (None: nothing left to say), in the order given."""
+    digests = await _digests(session, {n: unit for n, unit in enumerate(units)
+                                       if unit.kind == outbox.PROGRAM and unit.row_ids})
+    return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today)
+            for n, unit in enumerate(units)]
+
+
+def _pieces(ids: set[int]) -> list[list[int]]:
+    """Ids in pieces small enough for any driver's limit on bound parameters."""
+    ordered = sorted(ids)
+    return [ordered[i:i + REFS_LOOKED_AT] for i in range(0, len(ordered), REFS_LOOKED_AT)]
+
+
+async def _digests(session: AsyncSession, units: dict[int, outbox.Unit]) -> dict[int, Screen]:
+    """The digests of `units`, under the same keys (absent: nothing left to say)."""
+    if not units:
+        return {}
+    # Programs deleted since the fan-out are skipped; the count is of those still there
+    # (a parent owed more than REFS_LOOKED_AT programs gets the count of the rows).
+    present: set[int] = set()
+    for ids in _pieces({ref for unit in units.values() for ref in unit.refs[:REFS_LOOKED_AT]}):
+        present.update((await session.execute(select(Program.id).where(Program.id.in_(ids)))).scalars())
+    shown = {key: [ref for ref in unit.refs[:REFS_LOOKED_AT] if ref in present][:DIGEST_MAX]
+             for key, unit in units.items()}
+    programs: dict[int, Program] = {}
+    for ids in _pieces({ref for refs in shown.values() for ref in refs}):
+        programs.update((p.id, p) for p in (await session.execute(
+            select(Program).where(Program.id.in_(ids)))).scalars())
+    subscriptions: dict[int, Subscription] = {}
+    for ids in _pieces({sub for unit in units.values() for sub in unit.subscription_ids}):
+        subscriptions.update((s.id, s) for s in (await session.execute(
+            select(Subscription).options(raiseload(Subscription.categories))  # not shown: not loaded
+            .where(Subscription.id.in_(ids)))).scalars())
+    screens: dict[int, Screen] = {}
+    for key, unit in units.items():
+        listed = [programs[ref] for ref in shown[key] if ref in programs]
+        subs = [subscriptions[s] for s in unit.subscription_ids if s in subscriptions]  # ascending ids
+        if not listed or not subs:
+            continue
+        total = len(unit.refs) if len(unit.refs) > REFS_LOOKED_AT else \
+            sum(1 for ref in unit.refs if ref in present)
+        screens[key] = digest(listed, total, subs)
+    return screens
+
+
+async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date) -> Screen | None:
+    """A waiting-list offer, a co-payment notice or a year-end reminder (one row each)."""
     if not unit.row_ids:
         return None
-    if unit.kind == outbox.PROGRAM:
-        # Programs deleted since the fan-out are skipped; the count is of those still there.
-        present = select(Program.id).where(Program.id.in_(list(unit.refs[:5000])))
-        programs = list((await session.execute(
-            select(Program).where(Program.id.in_(list(unit.refs[:5000]))).order_by(Program.id)
-            .limit(DIGEST_MAX))).scalars())
-        total = len(unit.refs) if len(unit.refs) > 5000 else len((await session.execute(present)).all())
-        subscriptions = list((await session.execute(
-            select(Subscription).where(Subscription.id.in_(list(unit.subscription_ids)))
-            .order_by(Subscription.id))).scalars())
-        if not programs or not subscriptions:
-            return None
-        return digest(programs, total, subscriptions)
     ref = unit.refs[0]
     if unit.kind == outbox.WAITLIST:
         entry = await session.get(WaitlistEntry, ref)

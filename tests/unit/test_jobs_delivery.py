@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
-from bot.jobs.delivery import Deliverer
+from bot.jobs.delivery import SCREEN_MAX_AGE, Deliverer
 from bot.jobs.pacing import TELEGRAM, Pacer
 from core import outbox
 from core.models import Parent
@@ -215,6 +215,36 @@ async def test_a_crash_repeats_at_most_the_message_in_flight(db, clock):
     delivered = [u for u, _, _ in crashing.sent + telegram.sent]
     assert sorted(set(delivered)) == sorted(p.external_id for p in parents)
     assert len(delivered) - len(set(delivered)) == 1
+
+
+async def test_a_screen_whose_turn_comes_late_is_built_again_before_it_is_sent(db, clock):
+    """Screens are built SCREEN_BATCH at a time; one older than SCREEN_MAX_AGE when its turn
+    comes (a slow pace, a platform's pause) is built again: what went moot meanwhile is dropped,
+    not sent."""
+    from core.models import Subscription
+    from core.subscriptions import delete_subscription
+
+    time = FakeTime()
+    parents = await many_parents(db, clock, 3)
+    gone: list[str] = []
+
+    class SlowSender(FakeSender):
+        async def send(self, user_id, screen):
+            await super().send(user_id, screen)
+            if len(self.sent) == 1:
+                time.now += 2 * SCREEN_MAX_AGE          # a slow send …
+                victim = next(p for p in parents if p.external_id != user_id)
+                async with db.write() as session:      # … and meanwhile a parent unsubscribes
+                    sub = (await session.execute(select(Subscription).where(
+                        Subscription.parent_id == victim.id))).scalar_one()
+                    await delete_subscription(session, await session.get(Parent, victim.id), sub.id)
+                gone.append(victim.external_id)
+
+    telegram = SlowSender("telegram", time)
+    report = await deliverer(db, clock, time, telegram=telegram).run()
+    assert (report.sent, report.dropped) == (2, 1)
+    assert gone and gone[0] not in [user for user, _, _ in telegram.sent]
+    assert sorted(r.status for r in await rows(db)) == [outbox.DROPPED, outbox.SENT, outbox.SENT]
 
 
 async def test_rows_wait_for_a_platform_without_a_sender(db, clock):

@@ -210,6 +210,53 @@ async def test_a_parents_new_programs_form_one_digest_of_ten_and_n_more(db, cloc
     assert "и ещё" not in single.text
 
 
+async def test_a_batch_of_digests_is_built_in_three_queries_whatever_its_size(any_db, clock):
+    """The delivery worker builds SCREEN_BATCH screens at a time: the queries must not grow with
+    the number of parents (they did: three or four per digest), and each screen is the one a
+    unit built alone gets; a deleted program and an unsubscribed parent still come out right."""
+    from sqlalchemy import event
+
+    db = any_db
+    parents = [await a_parent(db, clock, str(n)) for n in range(12)]
+    subs = [await subscribe(db, clock, parent) for parent in parents]
+    await subscribe(db, clock, parents[0], town=OTHER)                        # two «Отписаться»
+    clock.advance(minutes=1)
+    programs = [await publish(db, clock, title=f"Кружок{n}", category=Category.TECHNICAL) for n in range(3)]
+    await publish(db, clock, town=OTHER, title="Походы")
+    await fan_out(db, clock)
+    async with db.write() as session:
+        await session.delete(await session.get(Program, programs[1].id))      # gone since the fan-out
+        await delete_subscription(session, await session.get(Parent, parents[5].id), subs[5].id)
+    found = await units(db, clock)
+    assert len(found) == 12
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with db.read() as session:
+            batch = await screens.build_many(session, found, clock.today())
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(statements) == 3, statements                   # present ids, programs, subscriptions
+
+    alone = []
+    for unit in found:
+        async with db.read() as session:
+            alone.append(await screens.build(session, unit, clock.today()))
+    assert batch == alone
+    by_parent = dict(zip([u.parent_id for u in found], batch))
+    assert by_parent[parents[5].id] is None                    # unsubscribed: nothing to send
+    first = by_parent[parents[0].id]
+    assert job_texts.DIGEST_MANY.format(count=3) in first.text and programs[1].title not in first.text
+    assert "Походы" in first.text and "Походы" not in by_parent[parents[1].id].text
+    assert len([b for b in first.buttons if b.action.startswith("unsub:")]) == 2
+
+
 async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock):
     anna = await a_parent(db, clock, "1")
     await subscribe(db, clock, anna)
