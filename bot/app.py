@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.config import Settings
-from bot.runtime import AppContext, make_clock, open_database
+from bot.runtime import AppContext, keep_startup_objects_out_of_gc, make_clock, open_database
 
 log = logging.getLogger("bot.app")
 
@@ -125,6 +125,7 @@ async def _run(settings: Settings) -> int:
         tasks = {asyncio.create_task(serve(ctx, stop), name=name): name for name, serve in serving}
         await asyncio.sleep(0)  # let each adapter register its sender before the scheduler looks
         scheduler = await start_scheduler(ctx)
+        keep_startup_objects_out_of_gc()
         log.info("serving: %s", ", ".join(tasks.values()))
         return await _serve_until_stopped(tasks, stop)
     finally:

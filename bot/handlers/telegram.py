@@ -51,7 +51,7 @@ from aiogram.types import (
 from bot.config import TELEGRAM_OFFICIAL_API
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 from bot.dialogs.screen import Input, Reply, Screen
-from bot.runtime import AppContext, until_stopped
+from bot.runtime import AppContext, keep_startup_objects_out_of_gc, until_stopped
 
 log = logging.getLogger("bot.telegram")
 
@@ -439,6 +439,7 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     dispatcher = make_dispatcher(ctx.dialogs)
     try:
         if await _prepare(bot, stop):
+            keep_startup_objects_out_of_gc()  # after the warm-up in _prepare
             log.info("Telegram: polling for updates")
             await poll(dispatcher, bot, stop)
     finally:
