@@ -42,6 +42,7 @@ _WRITE_TARGET = re.compile(
     re.IGNORECASE)
 
 
+_DML = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 _BEGIN_WRITE = re.compile(r"\s*BEGIN\s+(IMMEDIATE|EXCLUSIVE)", re.IGNORECASE)
 
 
@@ -73,6 +74,8 @@ def must_be_durable(sql: str) -> bool:
     head = sql.lstrip()[:9].upper()
     if head.startswith(_READS):
         return False
+    if head.startswith("WITH") and not _DML.search(sql):
+        return False  # a query with common table expressions
     target = _WRITE_TARGET.match(sql)
     return target is None or target.group(1).lower() not in RELAXED_TABLES
 

@@ -16,6 +16,8 @@ from core.sqlite_inline import must_be_durable
 
 @pytest.mark.parametrize(("sql", "durable"), [
     ("SELECT * FROM ledger_entries", False),
+    ("WITH matches AS (SELECT id FROM programs) SELECT count(*) FROM matches", False),
+    ("WITH gone AS (SELECT id FROM x) DELETE FROM enrollments WHERE id IN gone", True),
     ("BEGIN IMMEDIATE", False),
     ("UPDATE dialog_states SET state=? WHERE platform = ?", False),
     ('INSERT INTO "outbox" (kind) SELECT 1', False),
