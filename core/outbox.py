@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
+from core.db import Database
 from core.models import (
     Base,
     Certificate,
@@ -315,7 +316,10 @@ async def due_units(session: AsyncSession, platforms: list[str], clock: Clock,
     return units
 
 
-def _chunks(ids: tuple[int, ...], size: int = 5000) -> list[list[int]]:
+CHUNK = 5000  # row ids in one statement
+
+
+def _chunks(ids: tuple[int, ...], size: int = CHUNK) -> list[list[int]]:
     """Row ids in pieces small enough for any driver's limit on bound parameters."""
     return [list(ids[i:i + size]) for i in range(0, len(ids), size)] or [[]]
 
@@ -340,6 +344,21 @@ async def mark_sent(session: AsyncSession, unit: Unit, clock: Clock) -> None:
     sent_at = clock.now()
     for ids in _chunks(unit.row_ids):
         await connection.execute(_MARK_SENT, {"ids": ids, "sent_at": sent_at})
+
+
+async def record_sent(db: Database, unit: Unit, clock: Clock) -> None:
+    """Mark `unit` sent, committed when this returns (the worker's guarantee: before the next
+    send starts). On PostgreSQL one UPDATE is a transaction of its own: run in autocommit it
+    takes one round trip instead of three (BEGIN, UPDATE, COMMIT) and half the CPU. SQLite
+    (whose writers queue at BEGIN IMMEDIATE) and units of more rows than one statement takes
+    go through a write unit of work."""
+    if db.sqlite or len(unit.row_ids) > CHUNK:
+        async with db.write() as session:
+            await mark_sent(session, unit, clock)
+        return
+    async with db.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(_MARK_SENT, {"ids": list(unit.row_ids), "sent_at": clock.now()})
 
 
 async def mark_failed(session: AsyncSession, unit: Unit, reason: str, clock: Clock) -> None:

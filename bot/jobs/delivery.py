@@ -162,8 +162,7 @@ class Deliverer:
             except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, bounded
                 await self._retry(unit, f"unexpected: {type(exc).__name__}", report)
                 return True
-            async with self.db.write() as session:
-                await outbox.mark_sent(session, unit, self.clock)
+            await outbox.record_sent(self.db, unit, self.clock)
             report.sent += 1
             return True
         return True  # still throttled: the rows stay pending, the next run tries again

@@ -3,6 +3,7 @@ subscriber once (unique key + watermark), several arrive as one digest."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -255,6 +256,25 @@ async def test_a_batch_of_digests_is_built_in_three_queries_whatever_its_size(an
     assert job_texts.DIGEST_MANY.format(count=3) in first.text and programs[1].title not in first.text
     assert "Походы" in first.text and "Походы" not in by_parent[parents[1].id].text
     assert len([b for b in first.buttons if b.action.startswith("unsub:")]) == 2
+
+
+async def test_record_sent_commits_the_units_pending_rows_before_it_returns(any_db, clock):
+    """The worker's one write per message (autocommitted on PostgreSQL): visible to the next
+    unit of work at once, and a row settled otherwise meanwhile keeps its status."""
+    db = any_db
+    anna = await a_parent(db, clock, "1")
+    await subscribe(db, clock, anna)
+    clock.advance(minutes=1)
+    for n in range(3):
+        await publish(db, clock, title=f"Кружок{n}")
+    await fan_out(db, clock)
+    [unit] = await units(db, clock)
+    async with db.write() as session:
+        await outbox.mark_dropped(session, [replace(unit, row_ids=unit.row_ids[:1])], "moot")
+    await outbox.record_sent(db, unit, clock)
+    assert [(r.status, r.sent_at) for r in await rows(db)] == [
+        (outbox.DROPPED, None), (outbox.SENT, clock.now()), (outbox.SENT, clock.now())]
+    assert await units(db, clock) == []
 
 
 async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock):
