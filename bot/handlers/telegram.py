@@ -66,6 +66,9 @@ BUSY_POLL_PAUSE = 0.01     # between polls while updates are in flight and nothi
 DRAIN_SECONDS = 15.0       # on shutdown, the updates in flight may finish within this
 
 router = Router(name="telegram")
+# What every conversation and alert uses, built before the first parent writes (bot/lean_aiogram.py).
+CONVERSATION_MODELS = (Update, Message, CallbackQuery, GetUpdates, SendMessage, EditMessageText,
+                       AnswerCallbackQuery, InlineKeyboardMarkup)
 
 
 # --- rendering: Screen → Telegram ------------------------------------------
@@ -217,6 +220,7 @@ class TelegramSender:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
+        build_now(*CONVERSATION_MODELS)
 
     async def send(self, user_id: str, screen: Screen) -> None:
         try:
@@ -277,9 +281,7 @@ async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
     """Drop a webhook and publish the command menu, retrying while Telegram is unreachable."""
     from bot.dialogs.engine import command_menu
 
-    # What every conversation uses, built before the first parent writes (bot/lean_aiogram.py).
-    build_now(Update, Message, CallbackQuery, GetUpdates, SendMessage, EditMessageText,
-              AnswerCallbackQuery, InlineKeyboardMarkup)
+    build_now(*CONVERSATION_MODELS)
 
     commands = [BotCommand(command=name, description=description) for name, description in command_menu()]
     attempt = 0
