@@ -11,7 +11,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from sqlalchemy import update
 
 from bench import data, people
-from bench.common import Result, migrated
+from bench.common import Result, as_autovacuum_would, migrated
 from bench.fake_api import CountingApi
 from bot.handlers.telegram import TelegramSender
 from bot.jobs import tasks
@@ -51,6 +51,9 @@ async def run(backend: str, url: str, clock: FixedClock, subscribers: int, progr
         for n, row in enumerate(fresh):
             row["external_id"] = f"NEW-{n:04d}"
         await import_rows(db, fresh, later)
+        if backend == "postgresql":
+            await as_autovacuum_would(db, "parents", "children", "subscriptions", "subscription_categories",
+                                      "programs", "program_terms", "outbox")
         sent_at = FixedClock(later.now().replace(tzinfo=None) + dt.timedelta(minutes=5))
         started = time.perf_counter()
         report = await tasks.enqueue(db, sent_at)
