@@ -107,15 +107,14 @@ def journey(user: int, rng: random.Random) -> list[tuple[str, str]]:
 async def state_only_seconds(db: Any, clock: FixedClock, users: list[int], rounds: int = 2000) -> float:
     """The least a dialog that keeps its place in the database does per update: load the
     state and write it back, in one write unit of work, exactly as bot/dialogs/engine.py."""
-    from bot.dialogs.engine import _UPDATE_STATE, load_state
+    from bot.dialogs.engine import load_state, store_state
 
     async def step(n: int) -> None:
         user = str(users[n % len(users)])
         async with db.write() as session:
             state = dict(await load_state(session, "telegram", user) or {})
             state["bench"] = n
-            await session.execute(_UPDATE_STATE, {"the_platform": "telegram", "the_user": user,
-                                                  "new_state": state, "now": clock.now()})
+            await store_state(session, "telegram", user, state, clock.now())
 
     started = time.perf_counter()
     for first in range(0, rounds, BATCH):  # as many side by side as in the dialogs' batches

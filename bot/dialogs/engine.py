@@ -88,18 +88,25 @@ async def load_parent_and_state(session: Any, platform: str, user_id: str
     if found is None:
         return None, await load_state(session, platform, user_id)
     parent, has_state, state = found
-    if has_state is None:
-        return parent, None
-    return parent, state if isinstance(state, dict) else {}
+    return parent, None if has_state is None else _readable(state)
 
 
 async def load_state(session: Any, platform: str, user_id: str) -> dict[str, Any] | None:
     """The parent's dialog state; None if they have no row yet ({} if it was unreadable)."""
     found = await session.execute(_STATE, {"the_platform": platform, "the_user": user_id})
     row = found.first()
-    if row is None:
-        return None
-    return row.state if isinstance(row.state, dict) else {}
+    return None if row is None else _readable(row.state)
+
+
+def _readable(state: Any) -> dict[str, Any]:
+    return state if isinstance(state, dict) else {}
+
+
+async def store_state(session: Any, platform: str, user_id: str, state: dict[str, Any],
+                      now: Any) -> None:
+    """Overwrite the state of a parent who has a row already."""
+    await session.execute(_UPDATE_STATE, {"the_platform": platform, "the_user": user_id,
+                                          "new_state": state, "now": now})
 
 
 class Dialogs:
@@ -199,9 +206,7 @@ class Dialogs:
             session.add(DialogState(platform=ctx.platform, user_id=ctx.user_id,
                                     state=ctx.state, updated_at=self.clock.now()))
         elif row != ctx.state:
-            await session.execute(_UPDATE_STATE, {
-                "the_platform": ctx.platform, "the_user": ctx.user_id, "new_state": ctx.state,
-                "now": self.clock.now()})
+            await store_state(session, ctx.platform, ctx.user_id, ctx.state, self.clock.now())
 
     # --- failures -----------------------------------------------------------
     async def _refused(self, platform: str, user_id: str, error: DomainError) -> Reply:

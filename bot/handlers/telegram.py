@@ -220,7 +220,7 @@ class TelegramSender:
 
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
-        build_now(*CONVERSATION_MODELS)
+        build_now(*CONVERSATION_MODELS)  # serve() makes one before polling: the warm-up for both
 
     async def send(self, user_id: str, screen: Screen) -> None:
         try:
@@ -280,8 +280,6 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
 async def _prepare(bot: Bot, stop: asyncio.Event) -> bool:
     """Drop a webhook and publish the command menu, retrying while Telegram is unreachable."""
     from bot.dialogs.engine import command_menu
-
-    build_now(*CONVERSATION_MODELS)
 
     commands = [BotCommand(command=name, description=description) for name, description in command_menu()]
     attempt = 0
@@ -441,7 +439,7 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     dispatcher = make_dispatcher(ctx.dialogs)
     try:
         if await _prepare(bot, stop):
-            keep_startup_objects_out_of_gc()  # after the warm-up in _prepare
+            keep_startup_objects_out_of_gc()  # after the warm-up (TelegramSender) and the setup calls
             log.info("Telegram: polling for updates")
             await poll(dispatcher, bot, stop)
     finally:
