@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -177,14 +178,19 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
 
 # --- notices ------------------------------------------------------------------
 
+def _notice_row(kind: str, ref_id: Any, now: dt.datetime) -> list[Any]:
+    """The outbox columns of a notice (not tied to a subscription) about the row `ref_id`."""
+    return [literal(kind).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+            ref_id.label("ref_id"), literal(None, Integer).label("subscription_id"),
+            literal(PENDING).label("status"), literal(0).label("attempts"),
+            literal(now, UTCDateTime()).label("created_at")]
+
+
 async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
     """Queue a notice for each OFFERED waiting-list place not yet told (and mark it told:
     from now on the outbox owns its delivery)."""
     now = clock.now()
-    rows = (select(literal(WAITLIST).label("kind"), Parent.id.label("parent_id"), Parent.platform,
-                   WaitlistEntry.id.label("ref_id"), literal(None, Integer).label("subscription_id"),
-                   literal(PENDING).label("status"), literal(0).label("attempts"),
-                   literal(now, UTCDateTime()).label("created_at"))
+    rows = (select(*_notice_row(WAITLIST, WaitlistEntry.id, now))
             .select_from(WaitlistEntry)
             .join(Child, Child.id == WaitlistEntry.child_id)
             .join(Parent, Parent.id == Child.parent_id)
@@ -201,10 +207,7 @@ async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
 async def enqueue_copay_notices(session: AsyncSession, clock: Clock) -> int:
     """Queue a notice for each renewal Charge with a co-payment not yet told."""
     now = clock.now()
-    rows = (select(literal(COPAY).label("kind"), Parent.id.label("parent_id"), Parent.platform,
-                   Charge.id.label("ref_id"), literal(None, Integer).label("subscription_id"),
-                   literal(PENDING).label("status"), literal(0).label("attempts"),
-                   literal(now, UTCDateTime()).label("created_at"))
+    rows = (select(*_notice_row(COPAY, Charge.id, now))
             .select_from(Charge)
             .join(Enrollment, Enrollment.id == Charge.enrollment_id)
             .join(Child, Child.id == Enrollment.child_id)
