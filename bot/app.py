@@ -60,6 +60,14 @@ async def _context(settings: Settings) -> AppContext:
     return AppContext(settings=settings, db=db, clock=clock, dialogs=Dialogs(db, clock, settings))
 
 
+async def _warm_up_search(ctx: AppContext) -> None:
+    from core.catalog import warm_up
+
+    async with ctx.db.read() as session:
+        ran = await warm_up(session, ctx.clock)
+    log.info("catalog: %d search statements built", ran)
+
+
 async def _load_demo_if_empty(ctx: AppContext) -> None:
     from core.demo import catalog_is_empty, seed_demo
 
@@ -114,6 +122,7 @@ async def _run(settings: Settings) -> int:
     scheduler = None
     try:
         await _load_demo_if_empty(ctx)
+        await _warm_up_search(ctx)
         serving = platforms(settings)
         if not serving:
             print(CONNECT_HINT, flush=True)

@@ -6,11 +6,14 @@ kind), shared by the import and the operator's tools: they accept the code
 """
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import product
 
 from sqlalchemy import Integer, bindparam, case, exists, func, intersect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
@@ -105,20 +108,21 @@ class SearchPage:
 
 # A search with neither a municipality nor words can match most of the
 # catalog; past this many matches it is not counted out: the parent is told
-# "more than 1000" and pages on. Counting and sorting tens of thousands of
-# programs took 100-350 ms on 100 000 programs (bench/, benchmark 4), and a
-# parent narrows such a search rather than reads it.
+# "more than 1000" and pages on, the page read in title order from an index.
+# Counting and sorting tens of thousands of programs took 100-350 ms on
+# 100 000 programs (bench/, benchmark 4), and a parent narrows such a search
+# rather than reads it. A worded search is always counted out: its word
+# index holds the titles and filters (migration 0006), so even a word in
+# every fifth program is counted and sorted there in a few milliseconds.
 COUNT_LIMIT = 1000
-# A worded search first counts, up to this many, the index rows of each word
-# and the programs its municipality or category lets through. The smallest of
-# these sets drives: a word's programs are read by id and checked against the
-# filters, or the filters' programs are each probed for the words. Its cost
-# then follows the smallest set, not the commonest word (a street name in
-# every eighth address) nor the whole municipality.
+# A search of several words counts, up to this many, each word's programs
+# (filters applied, in the word index alone); the rarest word's are read. A
+# word with at most SET_SPREAD times as many is read as a set to look each of
+# them up in; a commoner one is probed for each (one index seek a program:
+# reading its set costs more). Two words of 2 000 programs each took 12 ms on
+# PostgreSQL probed, 2 ms as a set (bench/, benchmark 4).
 DRIVE_COUNT_LIMIT = 5000
-# Sets up to this many times the smallest are intersected with it (INTERSECT);
-# a larger one is cheaper to probe for each program the intersection lets through.
-DRIVE_SPREAD = 2
+SET_SPREAD = 10
 
 
 @dataclass(frozen=True)
@@ -134,29 +138,44 @@ class _Shape:
     age: bool
     dated: bool
     terms: tuple[tuple[bool, bool], ...] = ()   # per word: (its range has an end, longer than the index)
-    # The sets intersected to find the matches: these words' index ranges,
-    # and the filters' programs when `drive_filters`; empty: the filters drive.
-    drive: tuple[int, ...] = ()
-    drive_filters: bool = False
-    sqlite: bool = False
+    drive: int = 0      # the word whose index range is read …
+    sets: tuple[int, ...] = ()   # … the words whose programs are read as a set to look up in,
+    sqlite: bool = False         # the other words probed per program (_driving)
 
     @property
     def capped(self) -> bool:
+        """Not counted out past COUNT_LIMIT (see there)."""
         return not self.terms and not self.municipality
 
 
 def _shape(filters: SearchFilters, clock: Clock | None, terms: list[str], sqlite: bool) -> _Shape:
-    return _Shape(municipality=filters.municipality_id is not None, category=filters.category is not None,
+    municipality = filters.municipality_id is not None
+    if terms:   # every filter is in a worded search's statements (_word_filters)
+        return _Shape(municipality=municipality, category=False, certificate_only=False, age=False,
+                      dated=False, sqlite=sqlite,
+                      terms=tuple((term_range(term)[1] is not None, len(term) > TERM_LENGTH) for term in terms))
+    return _Shape(municipality=municipality, category=filters.category is not None,
                   certificate_only=filters.certificate_only, age=filters.age is not None,
-                  dated=clock is not None, sqlite=sqlite,
-                  terms=tuple((term_range(term)[1] is not None, len(term) > TERM_LENGTH) for term in terms))
+                  dated=clock is not None, sqlite=sqlite)
+
+
+# What a worded search binds for a filter not asked for: everything passes.
+_ANY_AGE = (0, 1000)
 
 
 def _values(filters: SearchFilters, clock: Clock | None, terms: list[str]) -> dict[str, object]:
+    today = clock.today() if clock is not None else None
     values: dict[str, object] = {
         "municipality": filters.municipality_id, "category": filters.category, "age": filters.age,
-        "funding": Funding.CERTIFICATE, "today": clock.today() if clock is not None else None,
+        "funding": Funding.CERTIFICATE, "today": today,
         "count_limit": COUNT_LIMIT + 1, "drive_limit": DRIVE_COUNT_LIMIT + 1}
+    if terms:
+        values.update(
+            categories=[filters.category] if filters.category else list(Category),
+            fundings=[Funding.CERTIFICATE] if filters.certificate_only else list(Funding),
+            age_low=filters.age if filters.age is not None else _ANY_AGE[0],
+            age_high=filters.age if filters.age is not None else _ANY_AGE[1],
+            from_date=today or dt.date.min)
     for i, term in enumerate(terms):
         values[f"low{i}"], values[f"high{i}"] = term_range(term)
         values[f"like{i}"] = like_pattern(term)
@@ -168,14 +187,19 @@ def _unindexed(column):  # type: ignore[no-untyped-def]
     return UnaryExpression(column, operator=custom_op("+"), type_=column.type)
 
 
-def _word_range(i: int, has_end: bool):  # type: ignore[no-untyped-def]
-    condition = ProgramTerm.term >= bindparam(f"low{i}", type_=ProgramTerm.term.type)
+def _plain(column):  # type: ignore[no-untyped-def]
+    return column
+
+
+def _word_range(i: int, has_end: bool, terms=ProgramTerm):  # type: ignore[no-untyped-def]
+    condition = terms.term >= bindparam(f"low{i}", type_=ProgramTerm.term.type)
     if has_end:
-        condition = condition & (ProgramTerm.term < bindparam(f"high{i}", type_=ProgramTerm.term.type))
+        condition = condition & (terms.term < bindparam(f"high{i}", type_=ProgramTerm.term.type))
     return condition
 
 
-def _filters(shape: _Shape, hide) -> list:  # type: ignore[no-untyped-def]
+def _filters(shape: _Shape, hide=_plain) -> list:  # type: ignore[no-untyped-def]
+    """The filters of a search without words, on Program."""
     conditions = []
     if shape.municipality:
         conditions.append(hide(Program.municipality_id) == bindparam("municipality", type_=Integer))
@@ -191,59 +215,84 @@ def _filters(shape: _Shape, hide) -> list:  # type: ignore[no-untyped-def]
     return conditions
 
 
-def _conditions(shape: _Shape, title_walk: bool = False) -> list:
-    """The WHERE clauses: every filter, and every word (AND) at the start of
-    some stored word, found in the word index ProgramTerm.
-
-    With `shape.drive`, the ids come from the intersection of those words'
-    index ranges (and of the filters' programs, `drive_filters`), read as
-    sets; the programs are then read by id, the filters' indexes hidden
-    (SQLite) so that they do not drive instead. Any other word is probed per
-    program (index (program_id, term), migration 0004), OFFSET 0 keeping
-    PostgreSQL from turning the probe into a join that reads the word's
-    whole range. On the walk by title (SQLite) the filters' indexes are
-    hidden as well.
-    """
-    def plain(column):  # type: ignore[no-untyped-def]
-        return column
-
-    hide = _unindexed if shape.sqlite and (title_walk or shape.drive) else plain
-    conditions = []
-    if shape.drive:
-        sets = [select(ProgramTerm.program_id).where(_word_range(i, shape.terms[i][0])) for i in shape.drive]
-        if shape.drive_filters:   # after the words, whatever their sizes: rarely the smallest
-            sets.append(select(Program.id).where(*_filters(shape, plain)))
-        conditions.append(Program.id.in_(intersect(*sets) if len(sets) > 1 else sets[0]))
-    if not shape.drive_filters:
-        conditions += _filters(shape, hide)
-    for i, (has_end, long) in enumerate(shape.terms):
-        if i not in shape.drive:
-            conditions.append(exists(select(ProgramTerm.program_id).where(
-                ProgramTerm.program_id == Program.id, _word_range(i, has_end)).offset(0)))
-        if long:  # the index holds only its first letters
-            conditions.append(Program.search_text.like(bindparam(f"like{i}", type_=Program.search_text.type)))
+def _word_filters(shape: _Shape, rows=ProgramTerm) -> list:  # type: ignore[no-untyped-def]
+    """The filters of a worded search, on the word index's rows. All of them are always
+    there, one not asked for bound to let everything pass (_values): the statements differ
+    only by municipality and words, not by every combination of filters. Building and
+    compiling a new statement costs 6-13 ms, and first sights of the 16 combinations were
+    most of the slowest twentieth of the searches (bench/, benchmark 4). The range of
+    words (or of the municipality's words) is what an index reads; these are checked on
+    the rows it reads either way."""
+    conditions = [rows.category.in_(bindparam("categories", expanding=True)),
+                  rows.funding.in_(bindparam("fundings", expanding=True)),
+                  rows.age_min <= bindparam("age_high", type_=Integer),
+                  rows.age_max >= bindparam("age_low", type_=Integer),
+                  rows.end_date >= bindparam("from_date", type_=Program.end_date.type)]
+    if shape.municipality:
+        conditions.insert(0, rows.municipality_id == bindparam("municipality", type_=Integer))
     return conditions
+
+
+def _has_word(i: int, has_end: bool, program_id):  # type: ignore[no-untyped-def]
+    """Has the program `program_id` a word starting with word i? One probe of the index
+    (program_id, term); OFFSET 0 keeps PostgreSQL from turning the probe into a join that
+    reads the word's whole range."""
+    other = aliased(ProgramTerm)
+    return exists(select(other.program_id).where(
+        other.program_id == program_id, _word_range(i, has_end, other)).offset(0))
+
+
+def _long_word(i: int, program_id):  # type: ignore[no-untyped-def]
+    """A word longer than the index keeps: its whole stem is checked in search_text."""
+    program = aliased(Program)
+    return exists(select(program.id).where(
+        program.id == program_id, program.search_text.like(bindparam(f"like{i}", type_=Program.search_text.type))))
+
+
+def _word_matches(shape: _Shape) -> Select:
+    """(program id, title) of the programs matching a worded search, each once, from the
+    word index: the driving word's range with the filters checked beside it, intersected
+    with the ranges of the words read as sets (INTERSECT: a hash or a sort on both
+    databases, never a join a planner might run as a nested loop, PostgreSQL's estimate of
+    a prefix range being a row or two), then each other word probed. A program appears
+    once per stem of a range that it has ('школ': школа, школьная): the set operations
+    leave it once."""
+    def word(i: int) -> Select:
+        rows = aliased(ProgramTerm)
+        return select(rows.program_id, rows.title).where(
+            _word_range(i, shape.terms[i][0], rows), *_word_filters(shape, rows))
+
+    sets = [word(i) for i in (shape.drive, *shape.sets)]
+    found = (intersect(*sets) if len(sets) > 1 else sets[0].distinct()).subquery("found")
+    conditions = []
+    for i, (has_end, long) in enumerate(shape.terms):
+        if i != shape.drive and i not in shape.sets:
+            conditions.append(_has_word(i, has_end, found.c.program_id))
+        if long:
+            conditions.append(_long_word(i, found.c.program_id))
+    return select(found.c.program_id, found.c.title).where(*conditions)
+
+
+def _conditions(shape: _Shape, title_walk: bool = False) -> list:
+    """The WHERE clauses of a search without words, on Program. On SQLite's walk by title
+    the filters' indexes are hidden, so that the title index drives."""
+    return _filters(shape, _unindexed if shape.sqlite and title_walk else _plain)
 
 
 @lru_cache(maxsize=512)
 def _drive_counts_statement(shape: _Shape) -> Select:
-    """The index rows of each word's range, then the programs the filters alone
-    let through (when a municipality or a category narrows them), each counted
-    up to DRIVE_COUNT_LIMIT + 1."""
-    def capped(hits: Select):  # type: ignore[no-untyped-def]
-        return select(func.count()).select_from(
-            hits.limit(bindparam("drive_limit", type_=Integer)).subquery()).scalar_subquery()
-
-    counts = [capped(select(ProgramTerm.program_id).where(_word_range(i, has_end)))
-              for i, (has_end, _long) in enumerate(shape.terms)]
-    if shape.municipality or shape.category:
-        counts.append(capped(select(Program.id).where(*_conditions(replace(shape, terms=())))))
-    return select(*counts)
+    """Each word's programs passing the filters, from the word index, each counted up to
+    DRIVE_COUNT_LIMIT + 1 (a program counted once per stem of the range: an estimate)."""
+    return select(*[
+        select(func.count()).select_from(
+            select(ProgramTerm.program_id).where(_word_range(i, has_end), *_word_filters(shape))
+            .limit(bindparam("drive_limit", type_=Integer)).subquery()).scalar_subquery()
+        for i, (has_end, _long) in enumerate(shape.terms)])
 
 
 @lru_cache(maxsize=512)
 def _count_statement(shape: _Shape, capped: bool) -> Select:
-    """The number of matches; with `capped`, at most COUNT_LIMIT + 1."""
+    """The number of matches of a search without words; with `capped`, at most COUNT_LIMIT + 1."""
     hits = select(Program.id).where(*_conditions(shape))
     if capped:
         hits = hits.limit(bindparam("count_limit", type_=Integer))
@@ -257,30 +306,23 @@ def _sorted_page_statement(shape: _Shape) -> Select:
             .offset(bindparam("offset", type_=Integer)).limit(bindparam("size", type_=Integer)))
 
 
+@lru_cache(maxsize=512)
+def _worded_page_statement(shape: _Shape) -> Select:
+    """(id, total) of a worded search's page, by title then id; past the last page, the
+    last page's. The matches are read from the word index once, counted and sorted there:
+    only the page's ids leave the database."""
+    matches = _word_matches(shape).cte("matches").prefix_with("MATERIALIZED")
+    total = select(func.count()).select_from(matches).scalar_subquery()
+    offset, size = bindparam("offset", type_=Integer), bindparam("size", type_=Integer)
+    first = case((offset < total, offset), (total > 0, (total - 1) // size * size), else_=0)
+    return (select(matches.c.program_id, total)
+            .order_by(_title(shape, matches.c.title), matches.c.program_id).offset(first).limit(size))
+
+
 def _title(shape: _Shape, title):  # type: ignore[no-untyped-def]
     """A title to sort by: by code point, as SQLite compares text, on
     PostgreSQL too (its index by title, migration 0004, is COLLATE "C")."""
     return title if shape.sqlite else title.collate("C")
-
-
-@lru_cache(maxsize=512)
-def _worded_page_statement(shape: _Shape) -> Select:
-    """(id, total) of a worded search's page, by title then id; past the
-    last page, the last page's.
-
-    The matches are read once into a materialised set, counted, and only the
-    page leaves the database: a count and then a sort drove through the word
-    index twice, and reading every match into Python cost more than that.
-    (A window count(*) OVER () took SQLite 5 ms over 3 000 rows.)
-    """
-    matches = select(Program.id, Program.title).where(*_conditions(shape)).cte("matches")
-    matches = matches.prefix_with("MATERIALIZED")
-    total = select(func.count()).select_from(matches).scalar_subquery()
-    offset, size = bindparam("offset", type_=Integer), bindparam("size", type_=Integer)
-    # (0 - 1) / size is 0 on both databases: an empty search starts at 0.
-    first = case((offset < total, offset), else_=(total - 1) // size * size)
-    return (select(matches.c.id, total).order_by(_title(shape, matches.c.title), matches.c.id)
-            .offset(first).limit(size))
 
 
 @lru_cache(maxsize=512)
@@ -291,18 +333,6 @@ def _title_walk_statement(shape: _Shape) -> Select:
             .offset(bindparam("offset", type_=Integer)).limit(bindparam("size", type_=Integer)))
 
 
-def search_conditions(filters: SearchFilters, clock: Clock | None = None) -> list:
-    """The WHERE clauses of a search, its values in place (to count or to explain)."""
-    terms = query_terms(filters.words)
-    values = _values(filters, clock, terms)
-    conditions = _conditions(_shape(filters, clock, terms, sqlite=False))
-    return [condition.params(values) for condition in conditions]
-
-
-def search_statement(filters: SearchFilters, clock: Clock | None = None) -> Select:
-    return select(Program).where(*search_conditions(filters, clock))
-
-
 async def _run(session: AsyncSession, statement: Select, values: dict[str, object]):  # type: ignore[no-untyped-def]
     """A Core statement on the session's connection: the ORM's execute
     costs about 0.5 ms a statement more (profile of bench/, benchmark 4)."""
@@ -310,34 +340,26 @@ async def _run(session: AsyncSession, statement: Select, values: dict[str, objec
 
 
 async def _driving(session: AsyncSession, shape: _Shape, values: dict[str, object]) -> _Shape:
-    """The shape with the sets that drive it (see DRIVE_COUNT_LIMIT): the
-    smallest, and any other at most DRIVE_SPREAD times its size."""
-    narrowed = shape.municipality or shape.category
-    if not shape.terms or (len(shape.terms) == 1 and not narrowed):
-        return replace(shape, drive=(0,)) if shape.terms else shape
-    counts = list((await _run(session, _drive_counts_statement(shape), values)).one())
-    smallest = min(counts)
-
-    def drives(count: int) -> bool:   # a count past DRIVE_COUNT_LIMIT may be far larger
-        return count <= smallest * DRIVE_SPREAD and (count <= DRIVE_COUNT_LIMIT or smallest > DRIVE_COUNT_LIMIT)
-
-    # The smallest set first: SQLite keeps the left-most set of an INTERSECT in a temporary index.
-    drive = tuple(sorted((i for i in range(len(shape.terms)) if drives(counts[i])), key=counts.__getitem__))
-    drive_filters = bool(narrowed) and drives(counts[-1])
-    if not drive:   # the filters alone let the fewest programs through: they drive
+    """The shape with the word whose programs are fewest driving, and the sets to look up
+    in (see DRIVE_COUNT_LIMIT)."""
+    if len(shape.terms) < 2:
         return shape
-    return replace(shape, drive=drive, drive_filters=drive_filters)
+    counts = list((await _run(session, _drive_counts_statement(shape), values)).one())
+    drive = counts.index(min(counts))
+    sets = tuple(i for i, count in enumerate(counts) if i != drive and count <= DRIVE_COUNT_LIMIT
+                 and count <= SET_SPREAD * max(counts[drive], 1))
+    return replace(shape, drive=drive, sets=sets)
 
 
 async def search(session: AsyncSession, filters: SearchFilters, page: int = 0,
                  page_size: int = 5, clock: Clock | None = None) -> SearchPage:
     """One page of programs matching every filter, by title then id.
 
-    One statement counts the matches and returns the page (the last one when
-    `page` is past the end), driven by the smallest of the words' and the
-    filters' sets (_driving). A search with neither a municipality nor words
-    counts at most COUNT_LIMIT + 1 matches; past that its page is read from
-    the index by title, without sorting.
+    A worded search counts its matches and returns the page in one statement
+    (the last page when `page` is past the end), from the word index, driven
+    by its rarest word (_driving). A search with neither a municipality nor
+    words counts at most COUNT_LIMIT + 1 matches; past that its page is read
+    from the index by title, without sorting.
     """
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(int(page), 0)
@@ -379,6 +401,50 @@ async def _title_walk(session: AsyncSession, shape: _Shape, values: dict[str, ob
                       page: int, page_size: int) -> list[int]:
     return list((await _run(session, _title_walk_statement(shape), {
         **values, "offset": page * page_size, "size": page_size + 1})).scalars())
+
+
+# What warm_up() searches for: no program is in municipality 0, aged 0, or has this word.
+_NOTHING = SearchFilters(municipality_id=0, category=Category.TECHNICAL, age=0, certificate_only=True)
+_NO_SUCH_WORDS = ("ъъъъ", "ыыыы")
+
+
+async def warm_up(session: AsyncSession, clock: Clock) -> int:
+    """Run each statement the common searches use once, matching nothing (or counting at
+    most COUNT_LIMIT programs), so that no parent's search waits for SQLAlchemy to build
+    and compile it: 3-13 ms a statement, paid at the first search of each combination of
+    filters and number of words (bench/, benchmark 4). The bot calls it at start; it
+    takes well under a second. Returns how many statements ran."""
+    sqlite = session.bind.dialect.name == "sqlite"
+    ran = 0
+
+    async def execute(statement: Select, values: dict[str, object]) -> None:
+        nonlocal ran
+        await _run(session, statement, {**values, "offset": 0, "size": 1})
+        ran += 1
+
+    for municipality, category, certificate_only, age in product((False, True), repeat=4):
+        shape = _Shape(municipality=municipality, category=category, certificate_only=certificate_only,
+                       age=age, dated=True, sqlite=sqlite)
+        values = _values(_NOTHING, clock, [])
+        await execute(_count_statement(shape, shape.capped), values)
+        await execute(_sorted_page_statement(shape), values)
+        if shape.capped:
+            await execute(_count_statement(shape, False), values)
+            await execute(_title_walk_statement(shape), values)
+    for municipality in (False, True):
+        for words in (1, 2):
+            terms = list(_NO_SUCH_WORDS[:words])
+            shape = _shape(replace(_NOTHING, words=" ".join(terms)), clock, terms, sqlite)
+            shape = replace(shape, municipality=municipality)
+            values = _values(_NOTHING, clock, terms)
+            if words == 1:
+                await execute(_worded_page_statement(shape), values)
+                continue
+            await execute(_drive_counts_statement(shape), values)
+            for drive in (0, 1):
+                for sets in ((), (1 - drive,)):
+                    await execute(_worded_page_statement(replace(shape, drive=drive, sets=sets)), values)
+    return ran
 
 
 async def get_program(session: AsyncSession, program_id: int) -> Program:

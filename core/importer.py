@@ -23,9 +23,9 @@ from core.catalog import parse_category, parse_funding, parse_provider_kind
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError
-from core.models import Funding, Program, ProgramTerm
+from core.models import INDEXED_FIELDS, Funding, Program, ProgramTerm, program_terms_rows
 from core.municipalities import clean_name, get_or_create
-from core.search_text import program_search_text, stored_terms
+from core.search_text import program_search_text
 
 log = logging.getLogger(__name__)
 
@@ -403,7 +403,7 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
             ids = [row["external_id"] for row in valid[start:start + CHUNK]]
             for found in await session.execute(select(*columns).where(Program.external_id.in_(ids))):
                 existing[found.external_id] = found
-        existing_text = {found.id: found.search_text for found in existing.values()}
+        existing_by_id = {found.id: found for found in existing.values()}
         to_insert: list[dict[str, Any]] = []
         to_update: list[dict[str, Any]] = []
         for row in valid:
@@ -420,8 +420,8 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
         for start in range(0, len(to_update), CHUNK):
             # ORM bulk UPDATE by primary key (executemany).
             await session.execute(update(Program), to_update[start:start + CHUNK])
-        await _index_terms(session, to_insert, [row for row in to_update
-                                                if row["search_text"] != existing_text[row["id"]]])
+        await _index_terms(session, to_insert, [row for row in to_update if any(
+            row[name] != getattr(existing_by_id[row["id"]], name) for name in INDEXED_FIELDS)])
         report.created = len(to_insert)
         report.updated = len(to_update)
     if report.created + report.updated >= ANALYZE_AFTER:
@@ -440,10 +440,8 @@ async def _index_terms(session: Any, inserted: list[dict[str, Any]], changed: li
     for start in range(0, len(changed), CHUNK):
         await session.execute(delete(ProgramTerm).where(
             ProgramTerm.program_id.in_([row["id"] for row in changed[start:start + CHUNK]])))
-    terms = [{"term": term, "program_id": program_id}
-             for program_id, text in [(ids[row["external_id"]], row["search_text"]) for row in inserted]
-             + [(row["id"], row["search_text"]) for row in changed]
-             for term in stored_terms(text)]
+    terms = [term for row in [{**row, "id": ids[row["external_id"]]} for row in inserted] + changed
+             for term in program_terms_rows(row)]
     for start in range(0, len(terms), CHUNK * 4):
         await session.execute(insert(ProgramTerm), terms[start:start + CHUNK * 4])
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -220,6 +221,10 @@ class LedgerEntry(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+# The columns /find filters programs by, copied into the word index (ProgramTerm).
+PROGRAM_FILTERS = ("end_date", "municipality_id", "category", "age_min", "age_max", "funding")
+
+
 class Program(Base):
     __tablename__ = "programs"
     __table_args__ = (
@@ -230,6 +235,15 @@ class Program(Base):
         # The same for a search in every municipality by category.
         Index("ix_programs_search_category", "category", "age_min", "age_max", "end_date",
               "funding", "title", "id"),
+        # A broad search read page by page in title order, its filters checked from the
+        # index (migration 0004). Titles order by code point on both databases: PostgreSQL's
+        # index is COLLATE "C", as SQLite's BINARY is.
+        Index("ix_programs_title", "title", "id", *PROGRAM_FILTERS).ddl_if(dialect="sqlite"),
+        Index("ix_programs_title", text('title COLLATE "C"'), "id", *PROGRAM_FILTERS)
+        .ddl_if(dialect="postgresql"),
+        # PostgreSQL: a page's programs' filters and titles by id, from the index alone.
+        Index("ix_programs_id_covering", "id", postgresql_include=[*PROGRAM_FILTERS, "title"])
+        .ddl_if(dialect="postgresql"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     external_id: Mapped[str] = mapped_column(String(100), unique=True)
@@ -262,36 +276,64 @@ _TERM = String(TERM_LENGTH).with_variant(String(TERM_LENGTH, collation="C"), "po
 
 
 class ProgramTerm(Base):
-    """The word index of /find: one row per distinct stem of a program's search_text.
+    """The word index of /find: one row per distinct stem of a program's search_text,
+    with the program's title and filter columns (PROGRAM_FILTERS) beside it.
 
     A search word matches the start of a stored stem, i.e. the range
-    [stem, next prefix) of this primary key, so a search without a
-    municipality need not read every program. Kept in step with
-    Program.search_text by the importer (bulk) and by the ORM events below.
+    [stem, next prefix) of the primary key; the filters are checked and the
+    matches sorted by title in the index itself, so a worded search reads no
+    program it will not show (migration 0006). On SQLite the table is stored
+    in key order (WITHOUT ROWID) and is its own covering index; on PostgreSQL
+    the key includes the other columns. Kept in step with Program by the
+    importer (bulk) and by the ORM events below.
     """
     __tablename__ = "program_terms"
-    term: Mapped[str] = mapped_column(_TERM, primary_key=True)
-    program_id: Mapped[int] = mapped_column(
-        ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True, index=True)
+    __table_args__ = (
+        PrimaryKeyConstraint("term", "program_id", postgresql_include=["title", *PROGRAM_FILTERS]),
+        # A worded search in one municipality: its words' ranges there, filters beside them.
+        Index("ix_program_terms_town", "municipality_id", "term", "program_id", "category", "funding",
+              "age_min", "age_max", "end_date"),
+        # Is this program's word there? (a search's other words), and a program's rows.
+        Index("ix_program_terms_program_term", "program_id", "term"),
+        {"sqlite_with_rowid": False},
+    )
+    term: Mapped[str] = mapped_column(_TERM)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(300))
+    municipality_id: Mapped[int] = mapped_column(Integer)
+    category: Mapped[Category] = mapped_column(_enum(Category, "category"))
+    funding: Mapped[Funding] = mapped_column(_enum(Funding, "funding"))
+    age_min: Mapped[int] = mapped_column(Integer)
+    age_max: Mapped[int] = mapped_column(Integer)
+    end_date: Mapped[dt.date] = mapped_column(Date)
 
 
-def _program_terms_rows(program_id: int, search_text: str) -> list[dict[str, object]]:
-    return [{"term": term, "program_id": program_id} for term in stored_terms(search_text)]
+# What ProgramTerm copies from its program: a change to any of them rewrites its rows.
+COPIED_FIELDS = ("title", *PROGRAM_FILTERS)
+INDEXED_FIELDS = ("search_text", *COPIED_FIELDS)
+
+
+def program_terms_rows(program: object) -> list[dict[str, object]]:
+    """The word-index rows of a program (a Program or a mapping with its columns and id)."""
+    get = program.get if isinstance(program, dict) else lambda name: getattr(program, name)
+    copied = {name: get(name) for name in COPIED_FIELDS}
+    return [{"term": term, "program_id": get("id"), **copied} for term in stored_terms(get("search_text") or "")]
 
 
 @event.listens_for(Program, "after_insert")
 def _index_new_program(_mapper: object, connection: Connection, target: Program) -> None:
-    rows = _program_terms_rows(target.id, target.search_text or "")
+    rows = program_terms_rows(target)
     if rows:
         connection.execute(ProgramTerm.__table__.insert(), rows)
 
 
 @event.listens_for(Program, "after_update")
 def _reindex_program(_mapper: object, connection: Connection, target: Program) -> None:
-    if not inspect(target).attrs.search_text.history.has_changes():
+    state = inspect(target)
+    if not any(state.attrs[name].history.has_changes() for name in INDEXED_FIELDS):
         return
     connection.execute(ProgramTerm.__table__.delete().where(ProgramTerm.program_id == target.id))
-    rows = _program_terms_rows(target.id, target.search_text or "")
+    rows = program_terms_rows(target)
     if rows:
         connection.execute(ProgramTerm.__table__.insert(), rows)
 

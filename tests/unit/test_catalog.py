@@ -187,6 +187,29 @@ async def test_a_page_out_of_range_is_clamped(any_db, clock):
 async def test_an_empty_result_is_one_empty_page(any_db, clock):
     found = await find(any_db, clock, words="ничегонет")
     assert (found.items, found.total, found.page, found.pages) == ([], 0, 0, 1)
+    async with any_db.read() as session:   # a page of one (PostgreSQL was told OFFSET -1)
+        alone = await search(session, SearchFilters(words="ничегонет"), page=3, page_size=1, clock=clock)
+    assert (alone.items, alone.total, alone.page, alone.pages) == ([], 0, 0, 1)
+
+
+async def test_warming_up_builds_the_statements_of_the_common_searches(any_db, clock):
+    """The bot runs every common search statement once at start (matching nothing), so a
+    parent's first search of a kind does not wait for it to be built."""
+    await load(any_db, clock, row("a", title="Шахматы"))
+    builders = (catalog._worded_page_statement, catalog._drive_counts_statement, catalog._count_statement,
+                catalog._sorted_page_statement, catalog._title_walk_statement)
+    for builder in builders:
+        builder.cache_clear()
+    async with any_db.read() as session:
+        assert await catalog.warm_up(session, clock) == 60
+    built = [builder.cache_info().currsize for builder in builders]
+    town = await town_id(any_db)
+    await find(any_db, clock, words="шахматы", municipality_id=town, age=9, category=Category.TECHNICAL,
+               certificate_only=True)
+    await find(any_db, clock, words="шахматы для")
+    await find(any_db, clock, age=9, certificate_only=True)
+    await find(any_db, clock, municipality_id=town, category=Category.ART)
+    assert [builder.cache_info().currsize for builder in builders] == built
 
 
 async def test_equal_titles_are_ordered_by_id(any_db, clock):
@@ -260,21 +283,43 @@ async def test_a_broad_search_says_more_than_the_limit_and_pages_on_in_title_ord
     third = await find(any_db, clock, page=2)
     assert titles(third) == ["Программа 11", "Программа 12"] and not third.has_next and third.pages == 3
     assert titles(await find(any_db, clock, page=40)) == ["Программа 11", "Программа 12"]   # clamped
-    narrow = await find(any_db, clock, municipality_id=await town_id(any_db))   # a municipality: counted
+    town = await town_id(any_db)
+    narrow = await find(any_db, clock, municipality_id=town)   # a municipality: counted
     assert (narrow.more, narrow.total) == (False, 6)
-    assert not (await find(any_db, clock, words="программа")).more   # words: counted
+    worded = await find(any_db, clock, words="программа")     # words: counted, sorted by title
+    assert (worded.more, worded.total) == (False, 12)
+    assert titles(worded) == [f"Программа {n:02d}" for n in range(1, 6)]
+    assert titles(await find(any_db, clock, words="программа", page=2)) == ["Программа 11", "Программа 12"]
 
 
-@pytest.mark.parametrize("plan", ["filters", "rarest word", "every set"])
+async def test_a_filter_changed_by_an_import_is_searched_by_its_new_value(any_db, clock):
+    """The word index carries each program's filter columns: an import that moves a program
+    (another municipality, ages, funding, dates) must move its words with it."""
+    await load(any_db, clock, row("a", title="Шахматы"), row("b", title="Шахматы для всех"))
+    town = await town_id(any_db)
+    await load(any_db, clock, row("a", title="Шахматы", municipality=OTHER_TOWN, age_min=14, age_max=17,
+                                  funding="paid", end_date="2026-11-01"))
+    other = await town_id(any_db, OTHER_TOWN)
+    assert titles(await find(any_db, clock, words="шахматы", municipality_id=town)) == ["Шахматы для всех"]
+    assert titles(await find(any_db, clock, words="шахматы", municipality_id=other)) == []   # it has ended
+    await load(any_db, clock, row("a", title="Шахматы", municipality=OTHER_TOWN, age_min=14, age_max=17,
+                                  funding="paid"))
+    assert titles(await find(any_db, clock, words="шахматы", municipality_id=other, age=15)) == ["Шахматы"]
+    assert titles(await find(any_db, clock, words="шахматы", age=15, certificate_only=True)) == []
+    assert titles(await find(any_db, clock, words="шахматы", age=9)) == ["Шахматы для всех"]
+    # Only the title's letters change (its words stay): the index sorts by the new title.
+    await load(any_db, clock, row("b", title="ШАХМАТЫ для всех"))
+    assert titles(await find(any_db, clock, words="шахматы")) == ["ШАХМАТЫ для всех", "Шахматы"]
+
+
+@pytest.mark.parametrize("plan", ["first word drives", "last word drives", "the others as sets"])
 async def test_every_plan_finds_the_same_programs(any_db, clock, monkeypatch, plan):
-    """Which index drives a search depends on counts; each plan gives the same page."""
+    """Which word's index range is read, and whether the others are probed or read as sets,
+    depends on counts; each plan gives the same page."""
     async def driving(session, shape, values):
-        if plan == "filters":
-            return shape
-        if plan == "rarest word":
-            return replace(shape, drive=(0,))
-        return replace(shape, drive=tuple(range(len(shape.terms))),
-                       drive_filters=shape.municipality or shape.category)
+        drive = 0 if plan == "first word drives" else len(shape.terms) - 1
+        sets = tuple(i for i in range(len(shape.terms)) if i != drive) if plan == "the others as sets" else ()
+        return replace(shape, drive=drive, sets=sets)
 
     monkeypatch.setattr(catalog, "_driving", driving)
     await load(any_db, clock,
@@ -300,5 +345,5 @@ async def test_titles_sort_by_letter_code_on_both_databases(any_db, clock, monke
     await load(any_db, clock, *[row(f"t{n}", title=title, description="кружок")
                                 for n, title in enumerate(reversed(expected))])
     assert titles(await find(any_db, clock)) == expected                      # walked by title
-    assert titles(await find(any_db, clock, words="кружок")) == expected      # sorted after reading
+    assert titles(await find(any_db, clock, words="кружок")) == expected      # sorted in the word index
     assert titles(await find(any_db, clock, municipality_id=await town_id(any_db))) == expected
