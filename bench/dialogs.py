@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import itertools
 import random
+import re
 import time
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.dialogs import texts
 from bot.dialogs.engine import Dialogs
 from bot.handlers import telegram as tg
 from core.clock import FixedClock
+from core.models import Funding
 
 TOKEN = "42:BENCH"
 BATCH = 100          # updates per getUpdates answer, as Telegram sends them
@@ -34,6 +36,7 @@ class MockedSession(BaseSession):
     def __init__(self) -> None:
         super().__init__()
         self.keyboards: dict[int, tuple[int, list[tuple[str, str]]]] = {}
+        self.texts: dict[int, str] = {}
         self.calls = 0
         self._ids = itertools.count(1)
 
@@ -44,6 +47,7 @@ class MockedSession(BaseSession):
         self.calls += 1
         if isinstance(method, (SendMessage, EditMessageText)):
             chat = int(method.chat_id)
+            self.texts[chat] = method.text
             message_id = getattr(method, "message_id", None) or next(self._ids)
             markup = method.reply_markup
             if markup is not None:
@@ -76,10 +80,14 @@ class Stream:
             "message_id": next(self.ids), "date": 0, "chat": {"id": user, "type": "private"},
             "from": self._user(user), "text": text}})
 
-    def press(self, user: int, label: str) -> Update:
+    def press(self, user: int, label: str, action: str = "") -> Update:
+        """The button labelled `label` (or whose action starts with `action`) on the last screen."""
         message_id, buttons = self.session.keyboards.get(user, (1, []))
-        data_ = next((d for t, d in buttons if t == label), None) or \
-            next((d for t, d in buttons if label and label in t), None)
+        if action:
+            data_ = next((d for _, d in buttons if d.startswith(action)), None)
+        else:
+            data_ = next((d for t, d in buttons if t == label), None) or \
+                next((d for t, d in buttons if label and label in t), None)
         if data_ is None:
             return self.text(user, "/start")  # the button is not there (program full…): start over
         return Update.model_validate({"update_id": next(self.ids), "callback_query": {
@@ -88,20 +96,35 @@ class Stream:
                         "from": {"id": 42, "is_bot": True, "first_name": "B"}, "text": "…"}}})
 
 
+# One program in the list /find shows: its number, ages and funding badge (texts.FIND_ITEM).
+_ITEM = re.compile(r"^(\d+)\. .*\n .*; (\d+)–(\d+) лет; .*\n +(.+)$", re.MULTILINE)
+
+
+def fitting_card(listing: str, age: int, rng: random.Random) -> str:
+    """The number of a program on the page that a parent would open for a child of `age`:
+    in the child's age range and not paid (the certificate cannot pay for those), one of
+    them at random (parents do not all pick the first); 1 if none fits."""
+    fitting = [number for number, low, high, badge in _ITEM.findall(listing)
+               if int(low) <= age <= int(high) and badge.strip() != texts.FUNDING_BADGE[Funding.PAID]]
+    return rng.choice(fitting) if fitting else "1"
+
+
 def journey(user: int, rng: random.Random) -> list[tuple[str, str]]:
-    """start, find, open a card, enroll, balance, cancel: 10 updates."""
-    return [
+    """start, find, open a card that fits the child, enroll, balance, cancel: 10 updates.
+    Every other parent looks at the balance and then leaves the cancellation unconfirmed;
+    the others skip the balance and cancel."""
+    start = [
         ("text", "/start"),
-        ("text", f"/find {rng.choice(data.QUERIES[:20])}"),
-        ("press", str(rng.randint(1, 3))),
+        ("text", f"/find {rng.choice(data.QUERIES)}"),
+        ("card", ""),
         ("press", texts.BTN_ENROLL),
         ("press", people.child_name(user)),
         ("press", texts.BTN_CONFIRM),
-        ("text", "/balance"),
-        ("text", "/enrollments"),
-        ("press", texts.BTN_CANCEL_ENROLLMENT),
-        ("press", texts.BTN_YES_CANCEL),
     ]
+    cancel = [("text", "/enrollments"), ("action", "enl:view:"), ("press", texts.BTN_CANCEL_ENROLLMENT)]
+    if user % 2:
+        return start + [("text", "/balance")] + cancel
+    return start + cancel + [("press", texts.BTN_YES_CANCEL)]
 
 
 async def state_only_seconds(db: Any, clock: FixedClock, users: list[int], rounds: int = 2000) -> float:
@@ -120,6 +143,18 @@ async def state_only_seconds(db: Any, clock: FixedClock, users: list[int], round
     for first in range(0, rounds, BATCH):  # as many side by side as in the dialogs' batches
         await asyncio.gather(*(step(n) for n in range(first, min(first + BATCH, rounds))))
     return (time.perf_counter() - started) / rounds
+
+
+async def enrollments_made(db: Any) -> tuple[int, int]:
+    """(enrollments, of them cancelled): the journeys' money path did run."""
+    from sqlalchemy import func, select
+
+    from core.models import Enrollment, EnrollmentStatus
+
+    async with db.read() as session:
+        by_status = dict((await session.execute(
+            select(Enrollment.status, func.count()).group_by(Enrollment.status))).all())
+    return sum(by_status.values()), by_status.get(EnrollmentStatus.CANCELLED, 0)
 
 
 def echo_dispatcher() -> Dispatcher:
@@ -144,6 +179,7 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
     try:
         await data.load_catalog(db, clock, 3000)
         users = await people.add_parents(db, clock, parents, first_user=20_000_000)
+        ages = await people.child_ages(db, clock, users)
         rng = random.Random(data.SEED + 1)
         plans = {u: journey(u, rng) for u in users}
         per_parent = max(1, updates // parents)
@@ -160,7 +196,10 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
             batch: list[Update] = []
             for user in users:
                 kind, value = plans[user][step % len(plans[user])]
-                batch.append(stream.text(user, value) if kind == "text" else stream.press(user, value))
+                if kind == "card":
+                    kind, value = "press", fitting_card(session.texts.get(user, ""), ages[user], rng)
+                batch.append(stream.text(user, value) if kind == "text" else
+                             stream.press(user, "", action=value) if kind == "action" else stream.press(user, value))
                 if len(batch) == BATCH:
                     await tg.handle_batch(dispatcher, bot, batch)
                     stream.recorded.append(batch)
@@ -172,6 +211,7 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
                 handled += len(batch)
         ours = time.perf_counter() - started
         ours_cpu = time.process_time() - cpu
+        made, cancelled = await enrollments_made(db)
         echo_session = MockedSession()
         echo_bot = Bot(TOKEN, session=echo_session)
         echo = echo_dispatcher()
@@ -186,10 +226,12 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
         floor_ratio = (theirs / handled + floor) / (theirs / handled)
         log(f"  [{backend}] the dialog state alone (read + write, one unit of work): {floor * 1000:.2f} ms "
             f"per update, so an echo bot that stored it would already take {floor_ratio:.1f}x")
+        log(f"  [{backend}] {made} enrollments made, {cancelled} of them cancelled")
         log(f"  [{backend}] {handled} updates: ours {ours:.2f}s ({ours_cpu:.2f}s CPU, {session.calls} API "
             f"calls), echo {theirs:.2f}s ({theirs_cpu:.2f}s CPU, {echo_session.calls} API calls)")
         return [
             Result("dialogs: updates/s", round(handled / ours, 1), "updates/s", backend),
+            Result("dialogs: enrollments made (of them cancelled)", made, f"({cancelled})", backend),
             Result("echo bot: updates/s", round(handled / theirs, 1), "updates/s", backend),
             Result("dialogs time / echo time", round(ratio, 2), "x", backend, f"<= {TARGET_RATIO:g}",
                    ratio <= TARGET_RATIO),

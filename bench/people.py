@@ -62,3 +62,16 @@ async def add_parents(db: Any, clock: Any, count: int, *, platform: str = "teleg
                 if cats:
                     await session.execute(insert(SubscriptionCategory), cats)
     return users
+
+
+async def child_ages(db: Any, clock: Any, users: list[int], platform: str = "telegram") -> dict[int, int]:
+    """Each parent's child's age today (add_parents gives every parent one child)."""
+    from core.children import age_on
+
+    today = clock.today()
+    async with db.read() as session:
+        found = (await session.execute(
+            select(Parent.external_id, Child.birth_date).join(Child, Child.parent_id == Parent.id)
+            .where(Parent.platform == platform))).all()
+    wanted = {str(u) for u in users}
+    return {int(user): age_on(born, today) for user, born in found if user in wanted}

@@ -99,7 +99,10 @@ def certificate_status(child: Child) -> CertificateStatus | None:
 
 async def lock_child(session: AsyncSession, child_id: int) -> Child:
     """Take the child's row lock (PostgreSQL; SQLite already holds the write
-    lock) and reload it with its certificate as committed by others."""
+    lock) and reload it with its certificate as committed by others. The
+    certificate is read by a statement of its own, after the lock: the one that
+    waited for the lock sees, on PostgreSQL, only the locked row anew, not the
+    rows joined to it (a certificate issued meanwhile would look missing)."""
     stmt = (select(Child).where(Child.id == child_id).with_for_update(of=Child)
             .execution_options(populate_existing=True))
     child = (await session.execute(stmt)).scalar_one_or_none()

@@ -178,7 +178,9 @@ class Child(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     municipality: Mapped[Municipality] = relationship(lazy="joined")
-    certificate: Mapped["Certificate | None"] = relationship(back_populates="child", lazy="selectin")
+    # Joined, not selectin: a child is almost always wanted with its certificate, and the
+    # second statement was a tenth of a dialog step's statements (bench/, benchmark 1).
+    certificate: Mapped["Certificate | None"] = relationship(back_populates="child", lazy="joined")
 
 
 class Certificate(Base):

@@ -42,6 +42,11 @@ def quote_text(q: Quote) -> str:
     return text
 
 
+async def quote(ctx: Ctx, parent, child_id: int, program_id: int) -> Quote:  # type: ignore[no-untyped-def]
+    return await ctx.once(("quote", child_id, program_id), lambda: enrollment.quote(
+        ctx.session, parent, child_id, program_id, ctx.clock))
+
+
 @step("enr.pick")
 async def pick_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
@@ -75,7 +80,7 @@ async def pick_screen(ctx: Ctx) -> Screen:
 async def confirm_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
     program_id, child_id = int(ctx.data["program"]), int(ctx.data["child"])
-    q = await enrollment.quote(ctx.session, parent, child_id, program_id, ctx.clock)
+    q = await quote(ctx, parent, child_id, program_id)
     return Screen(text=quote_text(q) + texts.QUOTE_ASK, rows=rows(
         Button(texts.BTN_CONFIRM, f"enr:ok:{program_id}:{child_id}"),
         Button(texts.BTN_BACK, f"enr:start:{program_id}")))
@@ -91,7 +96,7 @@ async def press_enroll(ctx: Ctx, args: list[str]) -> Screen:
     if what == "pick" and len(args) == 3:
         program_id, child_id = int_arg(args, 1), int_arg(args, 2)
         # Checks ownership and every precondition before showing anything.
-        await enrollment.quote(ctx.session, parent, child_id, program_id, ctx.clock)
+        await quote(ctx, parent, child_id, program_id)
         return await ctx.show("enr.confirm", program=program_id, child=child_id)
     if what == "ok" and len(args) == 3:
         program_id, child_id = int_arg(args, 1), int_arg(args, 2)

@@ -50,11 +50,16 @@ async def details_screen(ctx: Ctx) -> Screen:
                                                 Button(texts.BTN_MENU, "cmd:menu")]))
 
 
+async def cancel_quote(ctx: Ctx, parent, enrollment_id: int) -> enrollment.CancelQuote:  # type: ignore[no-untyped-def]
+    return await ctx.once(("cancel", enrollment_id), lambda: enrollment.cancel_quote(
+        ctx.session, parent, enrollment_id, ctx.clock))
+
+
 @step("cancel.ask")
 async def cancel_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
     enrollment_id = int(ctx.data["enrollment"])
-    q = await enrollment.cancel_quote(ctx.session, parent, enrollment_id, ctx.clock)
+    q = await cancel_quote(ctx, parent, enrollment_id)
     title, child = q.enrollment.program.title, q.enrollment.child.full_name or "—"
     if q.unit is None or (q.refund == 0 and q.balance_before == q.balance_after == 0):
         text = texts.CANCEL_ASK_FREE.format(title=title, child=child)
@@ -87,7 +92,7 @@ async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
         raise Stale()
     enrollment_id = int_arg(args, 1)
     if args[0] == "ask":
-        await enrollment.cancel_quote(ctx.session, parent, enrollment_id, ctx.clock)
+        await cancel_quote(ctx, parent, enrollment_id)
         return await ctx.show("cancel.ask", enrollment=enrollment_id)
     if args[0] == "yes":
         result = await enrollment.cancel(ctx.session, parent, enrollment_id, ctx.clock)

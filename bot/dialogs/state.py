@@ -135,6 +135,15 @@ class Ctx:
         assert parent is not None
         return parent
 
+    async def once(self, key: tuple[Any, ...], compute: Callable[[], Awaitable[Any]]) -> Any:
+        """`compute()`, run at most once per update for `key`: a button's handler checks what
+        the next screen then shows (a quote, a refund), within the one unit of work, and each
+        computation is a handful of statements (bench/, benchmark 1)."""
+        memo = self.extra.setdefault("once", {})
+        if key not in memo:
+            memo[key] = await compute()
+        return memo[key]
+
     def set_parent(self, parent: Parent | None) -> None:
         self._parent = parent
         self._parent_loaded = True

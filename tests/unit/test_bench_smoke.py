@@ -21,6 +21,11 @@ def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
     assert all(r["backend"] == "sqlite" for r in results)
     overdrawn = next(r for r in results if r["figure"] == "contention: certificates overdrawn or unbalanced")
     assert overdrawn["value"] == 0
+    # The dialog journeys reach the money: most parents enroll, and some cancel (their
+    # journeys once fell back to /start at the first card that did not fit).
+    enrolled = next(r for r in results if r["figure"] == "dialogs: enrollments made (of them cancelled)")
+    parents = 10   # the smallest size, as at this scale
+    assert enrolled["value"] >= parents // 2 and enrolled["unit"] != "(0)"
     assert len(BENCHES) == 6
 
 
