@@ -4,7 +4,6 @@ very same updates in the same batches."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import itertools
 import random
 import re

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, text, update
 
-from core.catalog import parse_category, parse_funding, parse_provider_kind
+from core.catalog_codes import parse_category, parse_funding, parse_provider_kind
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError

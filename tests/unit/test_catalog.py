@@ -7,15 +7,8 @@ from dataclasses import replace
 import pytest
 
 from core import catalog
-from core.catalog import (
-    SearchFilters,
-    get_program,
-    list_municipalities,
-    parse_category,
-    parse_funding,
-    parse_provider_kind,
-    search,
-)
+from core.catalog import SearchFilters, get_program, list_municipalities, search
+from core.catalog_codes import parse_category, parse_funding, parse_provider_kind
 from core.certificates import set_nominal
 from core.errors import DomainError, NotFound
 from core.importer import import_rows
