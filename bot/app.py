@@ -61,10 +61,16 @@ async def _context(settings: Settings) -> AppContext:
 
 
 async def _warm_up_search(ctx: AppContext) -> None:
+    """Build the search statements before the first parent searches (core.catalog.warm_up);
+    searching works without it, so a failure here only costs the first searches time."""
     from core.catalog import warm_up
 
-    async with ctx.db.read() as session:
-        ran = await warm_up(session, ctx.clock)
+    try:
+        async with ctx.db.read() as session:
+            ran = await warm_up(session, ctx.clock)
+    except Exception as exc:  # noqa: BLE001 - an optimisation must not stop the bot
+        log.warning("catalog: building the search statements failed (%s); searches build them", type(exc).__name__)
+        return
     log.info("catalog: %d search statements built", ran)
 
 
