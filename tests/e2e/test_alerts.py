@@ -17,6 +17,7 @@ import pytest
 
 from bot.dialogs import texts
 from bot.dialogs import texts as job_texts
+from bot.jobs.pacing import TELEGRAM
 from core.clock import SystemClock
 from core.db import Database
 from core.models import Category
@@ -204,7 +205,10 @@ async def test_throttled_and_blocked_chats_at_the_telegram_pace(tmp_path):
             assert [c.status for c in tg.calls_to("sendMessage", blocked)] == [403]
             assert [c.status for c in tg.calls_to("sendMessage", throttled)] == [429, 429, 200]
             sends = [c for c in tg.calls if c.method == "sendMessage" and c.seq > start]
-            assert max_in_window([c.at for c in sends], 1.0) <= 25
+            # The bot sends at most 25 in any second (its own clock: tests/unit/test_jobs_delivery.py);
+            # here they are counted as they arrive, a send or two moved by the way there. Telegram
+            # allows about 30.
+            assert max_in_window([c.at for c in sends], 1.0) <= TELEGRAM["rate"] + 2 < 30
             for user in users:
                 stamps = [c.at for c in sends if c.chat_id == user]
                 assert all(b - a >= 0.95 for a, b in zip(stamps, stamps[1:])), (user, stamps)
