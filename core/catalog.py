@@ -364,10 +364,10 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
         await _run(session, statement, {**values, "offset": 0, "size": 1})
         ran += 1
 
+    values = _values(_NOTHING, clock, [])
     for municipality, category, certificate_only, age in product((False, True), repeat=4):
         shape = _Shape(municipality=municipality, category=category, certificate_only=certificate_only,
                        age=age, dated=True, sqlite=sqlite)
-        values = _values(_NOTHING, clock, [])
         await execute(_count_statement(shape, shape.capped), values)
         await execute(_sorted_page_statement(shape), values)
         if shape.capped:

@@ -369,10 +369,9 @@ async def _update_rows(session: AsyncSession, row_ids: tuple[int, ...], **values
 
 # The worker's one statement per message sent: built once (SQLAlchemy then finds it in its
 # compiled cache) and run on the session's connection, not through the ORM.
-_rows = Outbox.__table__
-_MARK_SENT = (update(_rows)
-              .where(_rows.c.id.in_(bindparam("ids", expanding=True)), _rows.c.status == PENDING)
-              .values(status=SENT, sent_at=bindparam("sent_at", type_=_rows.c.sent_at.type), last_error=None))
+_MARK_SENT = (update(_o)
+              .where(_o.c.id.in_(bindparam("ids", expanding=True)), _o.c.status == PENDING)
+              .values(status=SENT, sent_at=bindparam("sent_at", type_=_o.c.sent_at.type), last_error=None))
 
 
 async def mark_sent(session: AsyncSession, unit: Unit, clock: Clock) -> None:
