@@ -4,14 +4,15 @@
 under the locks (program row, then child row) and writes the enrollment,
 the certificate if the child has none, the credit and the reservations in
 one transaction. `cancel` refunds the months after the current one (all of
-them on the day of enrollment) and offers the freed seat to the waiting list.
+them on the day of enrollment) and holds the freed seat for the first in line
+(core/waitlist.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.certificates import (
@@ -45,6 +46,7 @@ from core.models import (
 )
 from core.parents import require_consent
 from core.settlement import roll_certificate
+from core import waitlist
 
 SEPTEMBER = 9
 
@@ -105,12 +107,6 @@ class CancelResult:
 
 # --- reading --------------------------------------------------------------
 
-async def seats_left(session: AsyncSession, program: Program) -> int:
-    taken = (await session.execute(select(func.count()).select_from(Enrollment).where(
-        Enrollment.program_id == program.id, Enrollment.status == EnrollmentStatus.ACTIVE))).scalar_one()
-    return max(program.seats - int(taken), 0)
-
-
 async def _program(session: AsyncSession, program_id: int, *, locked: bool) -> Program:
     stmt = select(Program).where(Program.id == program_id).execution_options(populate_existing=True)
     if locked:
@@ -127,8 +123,9 @@ async def _active_enrollment(session: AsyncSession, child_id: int, program_id: i
     return (await session.execute(stmt)).scalars().first()
 
 
-async def _check_child_and_program(session: AsyncSession, child: Child, program: Program, today: dt.date) -> None:
+async def _check_child_and_program(session: AsyncSession, child: Child, program: Program, clock: Clock) -> None:
     """The preconditions of SPEC §1 that do not involve money, in the order a parent would fix them."""
+    today = clock.today()
     if program.funding is Funding.PAID:
         raise DomainError("paid_program", provider=program.provider)
     if program.end_date < today:
@@ -143,7 +140,8 @@ async def _check_child_and_program(session: AsyncSession, child: Child, program:
         raise DomainError("snils_not_confirmed")
     if await _active_enrollment(session, child.id, program.id) is not None:
         raise DomainError("already_enrolled")
-    if await seats_left(session, program) <= 0:
+    # A seat held for this child (the waiting list's offer) is theirs; one held for another is not free.
+    if await waitlist.seats_left(session, program, clock, for_child=child.id) <= 0:
         raise DomainError("no_seats")
 
 
@@ -174,7 +172,7 @@ async def _september_need(session: AsyncSession, child: Child, year: int, unit: 
 async def _quote(session: AsyncSession, child: Child, program: Program, clock: Clock) -> Quote:
     today = clock.today()
     year = today.year
-    await _check_child_and_program(session, child, program, today)
+    await _check_child_and_program(session, child, program, clock)
     certificate = child.certificate
     issues = certificate is None
 
@@ -323,13 +321,6 @@ async def join_waitlist(session: AsyncSession, parent: Parent | None, child_id: 
     return entry
 
 
-async def waitlist_position(session: AsyncSession, entry: WaitlistEntry) -> int:
-    ahead = (await session.execute(select(func.count()).select_from(WaitlistEntry).where(
-        WaitlistEntry.program_id == entry.program_id, WaitlistEntry.status == WaitlistStatus.WAITING,
-        WaitlistEntry.id < entry.id))).scalar_one()
-    return int(ahead) + 1
-
-
 async def list_enrollments(session: AsyncSession, parent: Parent | None) -> list[Enrollment]:
     if parent is None:
         return []
@@ -397,23 +388,9 @@ async def cancel(session: AsyncSession, parent: Parent | None, enrollment_id: in
     enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.cancelled_at = clock.now()
     await session.flush()
-    offered = await _offer_freed_seat(session, program, clock)
+    offered = next(iter(await waitlist.offer_free_seats(session, program, clock)), None)
     after = None
     if certificate is not None and certificate.unit is not None:
         after = await balance(session, certificate, clock.today().year)
     return CancelResult(enrollment=enrollment, refund=sum(a for _, _, a in refunds),
                         unit=certificate.unit if certificate else None, balance=after, offered=offered)
-
-
-async def _offer_freed_seat(session: AsyncSession, program: Program, clock: Clock) -> WaitlistEntry | None:
-    """Mark the first in line to be told a seat is free (the alert job tells them)."""
-    if await seats_left(session, program) <= 0:
-        return None
-    first = (await session.execute(select(WaitlistEntry).where(
-        WaitlistEntry.program_id == program.id, WaitlistEntry.status == WaitlistStatus.WAITING)
-        .order_by(WaitlistEntry.created_at, WaitlistEntry.id).limit(1))).scalars().first()
-    if first is not None:
-        first.status = WaitlistStatus.OFFERED
-        first.offered_at = clock.now()
-        await session.flush()
-    return first

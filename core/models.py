@@ -121,9 +121,11 @@ class EnrollmentStatus(str, enum.Enum):
 
 class WaitlistStatus(str, enum.Enum):
     WAITING = "waiting"
-    OFFERED = "offered"      # a seat freed; the parent is to be told
+    OFFERED = "offered"      # a freed seat is held for this child until `hold_until`
     ENROLLED = "enrolled"
-    WITHDRAWN = "withdrawn"
+    WITHDRAWN = "withdrawn"  # the parent left the line (or forgot their data)
+    DECLINED = "declined"    # «Не нужно» on a held seat: it passed to the next in line
+    EXPIRED = "expired"      # a held seat not taken within the hold: it passed on
 
 
 def utcnow() -> dt.datetime:
@@ -380,6 +382,9 @@ class WaitlistEntry(Base):
         Index("uq_waitlist_open", "program_id", "child_id", unique=True,
               sqlite_where=text("status IN ('waiting', 'offered')"),
               postgresql_where=text("status IN ('waiting', 'offered')")),
+        # The hold-expiry job's walk: held seats by deadline (migration 0009).
+        Index("ix_waitlist_holds", "hold_until", sqlite_where=text("status = 'offered'"),
+              postgresql_where=text("status = 'offered'")),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
@@ -387,6 +392,8 @@ class WaitlistEntry(Base):
     status: Mapped[WaitlistStatus] = mapped_column(_enum(WaitlistStatus, "waitlist_status"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     offered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # While OFFERED: the seat is this child's until then (SPEC: 24 hours), nobody else's.
+    hold_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     program: Mapped[Program] = relationship(lazy="joined")
     child: Mapped[Child] = relationship(lazy="joined")

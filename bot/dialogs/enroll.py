@@ -1,6 +1,6 @@
 """Enrolling a child from a program card: pick the child (only eligible ones as
 buttons, the others with the reason), see the breakdown, confirm. A full
-program offers the waiting list instead."""
+program offers the waiting list instead (bot/dialogs/waitlist.py)."""
 from __future__ import annotations
 
 from bot.dialogs import format as fmt
@@ -8,7 +8,6 @@ from bot.dialogs import texts
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
 from core import catalog, enrollment
-from core import children as core_children
 from core.enrollment import Quote
 from core.models import Funding
 
@@ -122,18 +121,3 @@ def done_screen(ctx: Ctx, result: enrollment.EnrollResult) -> Screen:
     return Screen(text=text, rows=rows([Button(texts.BTN_ENROLLMENTS, "cmd:enrollments"),
                                         Button(texts.BTN_MENU, "cmd:menu")]))
 
-
-@action("wl")
-async def press_waitlist(ctx: Ctx, args: list[str]) -> Screen:
-    parent = await ctx.require_parent()
-    if len(args) != 2:
-        raise Stale()
-    program_id, child_id = int_arg(args, 0), int_arg(args, 1)
-    entry = await enrollment.join_waitlist(ctx.session, parent, child_id, program_id, ctx.clock)
-    position = await enrollment.waitlist_position(ctx.session, entry)
-    child = await core_children.get_child(ctx.session, parent, child_id)
-    program = await catalog.get_program(ctx.session, program_id)
-    ctx.state.update(step="menu", data={})
-    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=program.title, position=position)
-    return Screen(text=text, rows=rows([Button(texts.BTN_TO_RESULTS, "find:back"),
-                                        Button(texts.BTN_MENU, "cmd:menu")]))

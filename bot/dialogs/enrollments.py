@@ -1,5 +1,6 @@
-"""/enrollments: the parent's enrollments → details → cancel (with the refund
-shown first) → done, with the refund and the new balance."""
+"""/enrollments: the parent's enrollments and waiting places, a page at a time →
+details → cancel (with the refund shown first) → done, with the refund and the
+new balance. Leaving a waiting list and answering a held seat: bot/dialogs/waitlist.py."""
 from __future__ import annotations
 
 from bot.dialogs import format as fmt
@@ -7,27 +8,78 @@ from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
-from core import enrollment
-from core.models import EnrollmentStatus
+from core import enrollment, waitlist
+from core.models import Enrollment, EnrollmentStatus, Funding
+
+
+PAGE_SIZE = 6   # entries a page: one button row each, plus ◀/▶ and «В меню» (VK: ≤ 10 rows)
 
 
 @step("enrollments")
 async def list_screen(ctx: Ctx) -> Screen:
+    """Active enrollments, then waiting places, then the cancelled ones, a page at a time:
+    every active enrollment and every waiting place gets its buttons on its page."""
     parent = await ctx.require_parent()
     items = await enrollment.list_enrollments(ctx.session, parent)
-    if not items:
+    places = await waitlist.places(ctx.session, parent)
+    if not items and not places:
         return Screen(text=texts.ENROLLMENTS_EMPTY, rows=rows(
             Button(texts.BTN_FIND, "cmd:find"), Button(texts.BTN_MENU, "cmd:menu")))
+    active = [item for item in items if item.status is EnrollmentStatus.ACTIVE]
+    entries: list[Enrollment | waitlist.Place] = [
+        *active, *places, *[item for item in items if item.status is not EnrollmentStatus.ACTIVE]]
+    pages = -(-len(entries) // PAGE_SIZE)
+    page = min(max(int(ctx.data.get("page") or 0), 0), pages - 1)
+    first = page * PAGE_SIZE
     lines = [texts.ENROLLMENTS_TITLE]
-    buttons = []
-    for n, item in enumerate(items[:20], 1):
-        lines.append(texts.ENROLLMENT_LINE.format(
-            n=n, title=item.program.title, child=item.child.full_name or "—",
-            status=texts.ENROLLMENT_STATUS[item.status]))
-        if item.status is EnrollmentStatus.ACTIVE and len(buttons) < 8:
-            label = fmt.short(f"{n}. {item.program.title} — {first_name(item.child)}", 40)
-            buttons.append([Button(label, f"enl:view:{item.id}")])
-    return Screen(text="\n".join(lines), rows=rows(*buttons, Button(texts.BTN_MENU, "cmd:menu")))
+    buttons: list[list[Button]] = []
+    for n, entry in enumerate(entries[first:first + PAGE_SIZE], first + 1):
+        if isinstance(entry, waitlist.Place):
+            line, row = _place(ctx, n, entry)
+        else:
+            line, row = await _enrollment(ctx, n, entry)
+        lines.append(line)
+        if row:
+            buttons.append(row)
+    if pages > 1:
+        lines.append(texts.ENROLLMENTS_PAGE.format(page=page + 1, pages=pages))
+    nav = []
+    if page > 0:
+        nav.append(Button(texts.BTN_PREV, f"enl:p:{page - 1}"))
+    if page < pages - 1:
+        nav.append(Button(texts.BTN_NEXT, f"enl:p:{page + 1}"))
+    return Screen(text="\n".join(lines), rows=rows(*buttons, nav, Button(texts.BTN_MENU, "cmd:menu")))
+
+
+async def _enrollment(ctx: Ctx, n: int, item: Enrollment) -> tuple[str, list[Button]]:
+    """Its line with each year's cost and co-payment (its Charge rows, in the certificate's
+    unit), and a button for an active one."""
+    line = texts.ENROLLMENT_LINE.format(n=n, title=item.program.title, child=item.child.full_name or "—",
+                                        status=texts.ENROLLMENT_STATUS[item.status])
+    charges = await enrollment.charges_for(ctx.session, item)
+    for charge in charges:
+        line += "\n" + texts.ENROLLMENT_YEAR.format(year=charge.year, cost=fmt.amount(charge.cost, charge.unit),
+                                                     copay=fmt.amount(charge.copay, charge.unit))
+    if not charges and item.program.funding is Funding.MUNICIPAL:
+        line += "\n" + texts.ENROLLMENT_FREE
+    if item.status is not EnrollmentStatus.ACTIVE:
+        return line, []
+    label = fmt.short(f"{n}. {item.program.title} — {first_name(item.child)}", 40)
+    return line, [Button(label, f"enl:view:{item.id}")]
+
+
+def _place(ctx: Ctx, n: int, place: waitlist.Place) -> tuple[str, list[Button]]:
+    entry = place.entry
+    title, child = entry.program.title, entry.child.full_name or "—"
+    if place.position is None and entry.hold_until is not None \
+            and waitlist.hold_is_live(entry, ctx.clock.now()):
+        line = texts.WAITING_HELD_LINE.format(n=n, title=title, child=child,
+                                              until=fmt.moment(entry.hold_until, ctx.clock.tz))
+        return line, [Button(texts.BTN_HOLD_ENROLL.format(n=n), f"enr:pick:{entry.program_id}:{entry.child_id}"),
+                      Button(texts.BTN_HOLD_DECLINE.format(n=n), f"wl:no:{entry.id}")]
+    # A hold run out but not yet passed on by the job reads as a place in the line.
+    line = texts.WAITING_LINE.format(n=n, title=title, child=child, position=place.position or 1)
+    return line, [Button(texts.BTN_LEAVE_QUEUE.format(n=n), f"wl:leave:{entry.id}")]
 
 
 @step("enl.view")
@@ -79,6 +131,8 @@ async def enrollments_command(ctx: Ctx, words: str) -> Screen:
 @action("enl")
 async def press_view(ctx: Ctx, args: list[str]) -> Screen:
     parent = await ctx.require_parent()
+    if len(args) == 2 and args[0] == "p":
+        return await ctx.show("enrollments", page=int_arg(args, 1))
     if len(args) != 2 or args[0] != "view":
         raise Stale()
     item = await enrollment.get_enrollment(ctx.session, parent, int_arg(args, 1))

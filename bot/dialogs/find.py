@@ -12,9 +12,8 @@ from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
-from core import catalog, municipalities
+from core import catalog, municipalities, waitlist
 from core import children as core_children
-from core.enrollment import seats_left
 from core.errors import DomainError
 from core.models import Category, Funding, Program
 
@@ -86,10 +85,14 @@ async def results_screen(ctx: Ctx) -> Screen:
             lines.append(texts.FIND_FOUND_MORE.format(limit=catalog.COUNT_LIMIT, page=page.page + 1))
         else:
             lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
+        # Full programs are marked (one query for the page); a paid one has no waiting list here.
+        full = await waitlist.full_programs(
+            ctx.session, [p for p in page.items if p.funding is not Funding.PAID], ctx.clock)
         for n, program in enumerate(page.items, 1):
             lines.append(texts.FIND_ITEM.format(
                 n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-                price=price_text(program), badge=texts.FUNDING_BADGE[program.funding]))
+                price=price_text(program), badge=texts.FUNDING_BADGE[program.funding])
+                + (texts.FIND_ITEM_FULL if program.id in full else ""))
     lines.append(texts.FIND_HINT)
     # Numbered buttons (one row) keep the keyboard within VK's inline limits.
     cards = [Button(str(n), f"card:{program.id}") for n, program in enumerate(page.items, 1)]
@@ -138,19 +141,30 @@ async def pick_category_screen(ctx: Ctx) -> Screen:
 @step("card")
 async def card_screen(ctx: Ctx) -> Screen:
     program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
+    seats = await waitlist.seats_left(ctx.session, program, ctx.clock)
     text = texts.CARD.format(
         title=program.title, badge=texts.FUNDING_BADGE[program.funding], provider=program.provider,
         provider_kind=texts.PROVIDER_KIND[program.provider_kind], muni=program.municipality.name,
         category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program), price=price_text(program),
         start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
-        schedule=program.schedule or "—", seats=max(0, await seats_left(ctx.session, program)))
+        schedule=program.schedule or "—", seats=seats)
     if program.description:
         text += texts.CARD_DESCRIPTION.format(description=program.description)
     enroll = None
     if program.funding is Funding.PAID:
         text += texts.CARD_PAID
     else:
-        enroll = Button(texts.BTN_ENROLL, f"enr:start:{program.id}")
+        # A seat held for one of the parent's children is theirs to take; otherwise a full
+        # program offers the waiting list, not enrollment.
+        held = await waitlist.holds_of(ctx.session, await ctx.parent(), program.id, ctx.clock)
+        for entry in held:
+            text += texts.CARD_HELD.format(name=first_name(entry.child),
+                                           until=fmt.moment(entry.hold_until, ctx.clock.tz))
+        if seats > 0 or held:
+            enroll = Button(texts.BTN_ENROLL, f"enr:start:{program.id}")
+        else:
+            text += texts.CARD_FULL
+            enroll = Button(texts.BTN_JOIN_WAITLIST, f"wl:start:{program.id}")
     nav = [Button(texts.BTN_MENU, "cmd:menu")]
     if isinstance(ctx.state.get("find"), dict):
         nav.insert(0, Button(texts.BTN_TO_RESULTS, "find:back"))

@@ -78,3 +78,8 @@ def years(n: int) -> str:
     else:
         word = "лет"
     return f"{n} {word}"
+
+
+def moment(when: dt.datetime, tz: dt.tzinfo) -> str:
+    """An instant on the parent's calendar: '22.11.2026 14:05'."""
+    return when.astimezone(tz).strftime("%d.%m.%Y %H:%M")

@@ -27,6 +27,7 @@ from bot.runtime import AppContext
 log = logging.getLogger("bot.jobs.scheduler")
 
 STOP_GRACE_SECONDS = 5.0   # a message in flight may finish and be marked sent
+HOLD_EXPIRY_SECONDS = 300  # a seat held 24 hours passes on within 5 minutes of running out
 
 
 class Jobs:
@@ -76,6 +77,8 @@ class Jobs:
                  lambda: tasks.run_settle_month(ctx.db, ctx.clock), misfire_grace_time=3600)
         self.add("year-rollover", CronTrigger(month=1, day=1, hour=0, minute=10, timezone=tz),
                  lambda: tasks.run_year_rollover(ctx.db, ctx.clock), misfire_grace_time=3600)
+        self.add("hold-expiry", IntervalTrigger(seconds=HOLD_EXPIRY_SECONDS, timezone=tz),
+                 lambda: tasks.run_expire_holds(ctx.db, ctx.clock), misfire_grace_time=None)
         self.add("year-end", CronTrigger(month=12, day=",".join(map(str, tasks.YEAR_END_DAYS)),
                                          hour=10, minute=0, timezone=tz),
                  lambda: tasks.run_year_end(ctx.db, ctx.clock), misfire_grace_time=3600)

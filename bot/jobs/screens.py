@@ -62,15 +62,18 @@ def digest(programs: list[Program], total: int, subscriptions: list[Subscription
     return Screen(text="\n\n".join(lines), rows=tuple(rows))
 
 
-async def build(session: AsyncSession, unit: outbox.Unit, today: dt.date) -> Screen | None:
-    return (await build_many(session, [unit], today))[0]
+async def build(session: AsyncSession, unit: outbox.Unit, today: dt.date,
+                tz: dt.tzinfo = dt.timezone.utc) -> Screen | None:
+    return (await build_many(session, [unit], today, tz))[0]
 
 
-async def build_many(session: AsyncSession, units: list[outbox.Unit], today: dt.date) -> list[Screen | None]:
-    """The screen of each unit (None: nothing left to say), in the order given."""
+async def build_many(session: AsyncSession, units: list[outbox.Unit], today: dt.date,
+                     tz: dt.tzinfo = dt.timezone.utc) -> list[Screen | None]:
+    """The screen of each unit (None: nothing left to say), in the order given; times
+    shown on the calendar of `tz` (the bot's TIMEZONE)."""
     digests = await _digests(session, {n: unit for n, unit in enumerate(units)
                                        if unit.kind == outbox.PROGRAM and unit.row_ids})
-    return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today)
+    return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today, tz)
             for n, unit in enumerate(units)]
 
 
@@ -112,18 +115,23 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit]) -> dict
     return screens
 
 
-async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date) -> Screen | None:
-    """A waiting-list offer, a co-payment notice or a year-end reminder (one row each)."""
+async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: dt.tzinfo) -> Screen | None:
+    """A seat held on a waiting list, a co-payment notice or a year-end reminder (one row each)."""
     if not unit.row_ids:
         return None
     ref = unit.refs[0]
     if unit.kind == outbox.WAITLIST:
+        # Once the hold is answered or has run out (the entry is no longer OFFERED), nothing to say.
         entry = await session.get(WaitlistEntry, ref)
-        if entry is None or entry.status is not WaitlistStatus.OFFERED or entry.child.forgotten_at:
+        if entry is None or entry.status is not WaitlistStatus.OFFERED or entry.child.forgotten_at \
+                or entry.hold_until is None:
             return None
         return Screen(
-            text=texts.WAITLIST_OFFER.format(title=entry.program.title, name=first_name(entry.child)),
-            rows=((Button(texts.BTN_OPEN_PROGRAM, f"card:{entry.program_id}"),),))
+            text=texts.WAITLIST_OFFER.format(title=entry.program.title, name=first_name(entry.child),
+                                             until=fmt.moment(entry.hold_until, tz)),
+            rows=((Button(texts.BTN_ENROLL_HELD, f"enr:pick:{entry.program_id}:{entry.child_id}"),
+                   Button(texts.BTN_DECLINE_HELD, f"wl:no:{entry.id}")),
+                  (Button(texts.BTN_OPEN_PROGRAM, f"card:{entry.program_id}"),)))
     if unit.kind == outbox.COPAY:
         charge = await session.get(Charge, ref)
         if charge is None or charge.copay <= 0:

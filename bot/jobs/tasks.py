@@ -5,17 +5,20 @@ notify          fan new programs out, queue waiting-list and co-payment notices,
 settle-month    settle the previous month (1st, 00:05);
 year-rollover   expire, credit, renew (1 January, 00:10), then notify co-payments;
 year-end        remind parents with free money left (1 and 20 December);
+hold-expiry     pass seats held longer than 24 hours to the next in line (every few
+                minutes, in batches of core.waitlist.EXPIRY_BATCH per transaction);
 catch_up        at start-up: each calendar job whose period passed while the bot
                 was down runs once, not once per missed tick.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
 from bot.jobs.delivery import Deliverer, DeliveryReport
-from core import outbox
+from core import outbox, waitlist
 from core.clock import Clock
 from core.db import Database
 from core.settlement import (
@@ -106,11 +109,40 @@ async def run_year_end(db: Database, clock: Clock, day: dt.date | None = None) -
     return queued
 
 
+async def run_expire_holds(db: Database, clock: Clock, batch: int = waitlist.EXPIRY_BATCH) -> waitlist.HoldReport:
+    """Pass every run-out hold to the next in line, `batch` per transaction (each one commits,
+    so a crash mid-way resumes where it stopped; other updates run between batches), then hold
+    the seats still free on programs with a waiting line, and queue the offers' messages."""
+    report = waitlist.HoldReport()
+    queued = 0
+    while True:
+        async with db.write() as session:
+            done = await waitlist.expire_holds(session, clock, batch)
+            queued += await outbox.enqueue_waitlist_offers(session, clock)
+        report.add(done)
+        if done.expired < batch:
+            break
+        await asyncio.sleep(0)
+    while True:
+        async with db.write() as session:
+            offered = await waitlist.offer_waiting(session, clock, batch)
+            queued += await outbox.enqueue_waitlist_offers(session, clock)
+        report.offered += offered
+        if offered == 0:
+            break
+        await asyncio.sleep(0)
+    if report.expired or report.offered:
+        log.info("hold-expiry: %d hold(s) run out; %d seat(s) held for the next in line; %d notice(s) queued",
+                 report.expired, report.offered, queued)
+    return report
+
+
 @dataclass
 class CatchUp:
     settled: str | None = None
     rolled_over: int | None = None
     reminded: str | None = None
+    holds: waitlist.HoldReport | None = None   # set when a hold ran out or a seat was held
 
 
 async def catch_up(db: Database, clock: Clock) -> CatchUp:
@@ -132,4 +164,7 @@ async def catch_up(db: Database, clock: Clock) -> CatchUp:
     if not reminded and reminder is not None:
         await run_year_end(db, clock, reminder)
         done.reminded = reminder.isoformat()
+    holds = await run_expire_holds(db, clock)
+    if holds.expired or holds.offered:
+        done.holds = holds
     return done
