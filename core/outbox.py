@@ -61,7 +61,7 @@ from core.subscriptions import new_program_matches
 
 # Kinds of alerts (Outbox.kind) and what `ref_id` points at.
 PROGRAM = "program"      # Program.id — grouped into one digest per parent
-WAITLIST = "waitlist"    # WaitlistEntry.id — a seat freed
+WAITLIST = "waitlist"    # WaitlistEntry.id — a freed seat held for the child
 COPAY = "copay"          # Charge.id — a renewal co-payment found at year rollover
 YEAR_END = "year_end"    # YYYYMMDD of the reminder — free money expires on 31 December
 KINDS = (PROGRAM, WAITLIST, COPAY, YEAR_END)
@@ -192,15 +192,15 @@ def _notice_row(kind: str, ref_id: Any, now: dt.datetime) -> list[Any]:
 
 
 async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
-    """Queue a notice for each OFFERED waiting-list place not yet told (and mark it told:
-    from now on the outbox owns its delivery)."""
+    """Queue a notice for each seat held on a waiting list not yet told (and mark it told:
+    from now on the outbox owns its delivery). A hold already run out is not announced."""
     now = clock.now()
     rows = (select(*_notice_row(WAITLIST, WaitlistEntry.id, now))
             .select_from(WaitlistEntry)
             .join(Child, Child.id == WaitlistEntry.child_id)
             .join(Parent, Parent.id == Child.parent_id)
             .where(WaitlistEntry.status == WaitlistStatus.OFFERED, WaitlistEntry.notified_at.is_(None),
-                   Parent.forgotten_at.is_(None)))
+                   WaitlistEntry.hold_until > now, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
     await session.execute(
         update(WaitlistEntry)
