@@ -40,12 +40,14 @@ def upgrade() -> None:
     bind = op.get_bind()
     offered = bind.execute(sa.select(entries.c.id, entries.c.offered_at)
                            .where(entries.c.status == 'offered')).all()
+    now = dt.datetime.now(dt.timezone.utc)
     for entry_id, offered_at in offered:
-        if offered_at is None:
-            continue
         if isinstance(offered_at, str):  # SQLite without the model's type decorator
             offered_at = dt.datetime.fromisoformat(offered_at)
-        bind.execute(sa.update(entries).where(entries.c.id == entry_id).values(hold_until=offered_at + HOLD))
+        if offered_at is not None and offered_at.tzinfo is None:
+            offered_at = offered_at.replace(tzinfo=dt.timezone.utc)
+        until = (offered_at or now) + HOLD
+        bind.execute(sa.update(entries).where(entries.c.id == entry_id).values(hold_until=until))
 
 
 def downgrade() -> None:

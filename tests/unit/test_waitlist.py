@@ -271,3 +271,31 @@ async def test_a_hold_and_its_expiry_never_give_one_seat_twice(any_db, clock):
     else:
         assert outcome == "no_seats"
         assert (await entry(db, second)).status is WaitlistStatus.OFFERED
+
+
+async def test_a_seat_freed_without_a_cancellation_goes_to_the_line_at_the_next_run(db, clock):
+    """A holder who erases their data (/forget), or seats added by an import: the job holds
+    the free seat for the next in line, as a cancellation would."""
+    from core.parents import forget_parent
+
+    program_id, taken, [(pb, cb, first), (pc, cc, second), (pd, cd, third)] = \
+        await full_program_with_line(db, clock, waiting=3)
+    await free_up(db, clock, taken[0])
+    async with db.write() as s:
+        await forget_parent(s, await parent(s, pb), clock)
+    assert (await entry(db, first)).status is WaitlistStatus.WITHDRAWN
+    assert (await tasks.run_expire_holds(db, clock)).offered == 1
+    assert (await entry(db, second)).status is WaitlistStatus.OFFERED
+    async with db.write() as s:
+        (await s.get(Program, program_id)).seats += 1
+    assert (await tasks.run_expire_holds(db, clock)).offered == 1
+    assert (await entry(db, third)).status is WaitlistStatus.OFFERED
+    assert (await tasks.run_expire_holds(db, clock)).offered == 0
+
+
+def test_every_waiting_list_refusal_has_its_own_sentence():
+    from bot.dialogs import texts
+
+    for reason in ("waitlist_entry_not_found", "not_waiting", "hold_declined", "hold_expired"):
+        text = texts.refusal(DomainError(reason))
+        assert text != texts.REFUSAL_FALLBACK and "{" not in text and text.endswith("."), reason
