@@ -299,3 +299,29 @@ def test_every_waiting_list_refusal_has_its_own_sentence():
     for reason in ("waitlist_entry_not_found", "not_waiting", "hold_declined", "hold_expired"):
         text = texts.refusal(DomainError(reason))
         assert text != texts.REFUSAL_FALLBACK and "{" not in text and text.endswith("."), reason
+
+
+async def test_a_place_offered_before_the_holds_existed_is_held_24_hours_from_its_offer(tmp_path):
+    """Migration 0009 gives a seat already offered the deadline it would have had."""
+    import sqlite3
+
+    from bot.migrate import upgrade
+    from core.db import Database
+
+    path = tmp_path / "old.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(upgrade, url, "0006")
+    with sqlite3.connect(path) as conn:   # foreign keys off: the entries alone are enough here
+        conn.executemany(
+            "INSERT INTO waitlist_entries (id, program_id, child_id, status, created_at, offered_at) "
+            "VALUES (?, 1, ?, ?, '2026-11-20 09:00:00.000000', ?)",
+            [(1, 1, "offered", "2026-11-21 09:30:00.000000"), (2, 2, "waiting", None)])
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        async with db.read() as s:
+            offered, waiting = (await s.execute(select(WaitlistEntry).order_by(WaitlistEntry.id))).scalars().all()
+    finally:
+        await db.dispose()
+    assert offered.hold_until == dt.datetime(2026, 11, 22, 9, 30, tzinfo=dt.timezone.utc)
+    assert waiting.hold_until is None
