@@ -71,14 +71,16 @@ async def _enrollment(ctx: Ctx, n: int, item: Enrollment) -> tuple[str, list[But
 def _place(ctx: Ctx, n: int, place: waitlist.Place) -> tuple[str, list[Button]]:
     entry = place.entry
     title, child = entry.program.title, entry.child.full_name or "—"
-    if place.position is None and entry.hold_until is not None \
-            and waitlist.hold_is_live(entry, ctx.clock.now()):
+    if waitlist.hold_is_live(entry, ctx.clock.now()):
+        assert entry.hold_until is not None
         line = texts.WAITING_HELD_LINE.format(n=n, title=title, child=child,
                                               until=fmt.moment(entry.hold_until, ctx.clock.tz))
         return line, [Button(texts.BTN_HOLD_ENROLL.format(n=n), f"enr:pick:{entry.program_id}:{entry.child_id}"),
                       Button(texts.BTN_HOLD_DECLINE.format(n=n), f"wl:no:{entry.id}")]
-    # A hold run out but not yet passed on by the job reads as a place in the line.
-    line = texts.WAITING_LINE.format(n=n, title=title, child=child, position=place.position or 1)
+    if place.position is None:   # a hold run out, not yet passed on by the job
+        line = texts.WAITING_RUN_OUT_LINE.format(n=n, title=title, child=child)
+    else:
+        line = texts.WAITING_LINE.format(n=n, title=title, child=child, position=place.position)
     return line, [Button(texts.BTN_LEAVE_QUEUE.format(n=n), f"wl:leave:{entry.id}")]
 
 

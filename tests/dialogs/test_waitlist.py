@@ -214,3 +214,18 @@ async def test_the_held_seat_notice_reaches_a_messenger_parent(db, clock):
         [unit] = await outbox.due_units(session, ["telegram"], clock)
         screen = await screens.build(session, unit, clock.today(), clock.tz)
     assert unit.kind == outbox.WAITLIST and "Записать ребёнка" in [b.label for b in screen.buttons]
+
+
+async def test_a_hold_run_out_before_the_job_reads_so_and_can_still_be_left(db, clock):
+    program_id, first, second, third = await full_program(db, clock)
+    await join(second, program_id, "Петров")
+    await join(third, program_id, "Сидорова")
+    await cancel_first(first, db)
+    clock.advance(hours=24, minutes=1)
+    await second.send("/enrollments")
+    assert "срок, на который место было придержано, истёк" in second.text
+    assert not second.has_button("Не нужно")
+    await second.click("Покинуть очередь")
+    await second.click("Да, покинуть")
+    [(_, status), (_, next_status)] = await entries(db)
+    assert (status, next_status) == (WaitlistStatus.WITHDRAWN, WaitlistStatus.OFFERED)
