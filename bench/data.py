@@ -77,7 +77,7 @@ async def load_catalog(db: Any, clock: Any, count: int) -> None:
     rows = program_rows(count, clock.today())
     step = 20_000
     for start in range(0, len(rows), step):
-        await import_rows(db, rows[start:start + step], clock)
+        await import_rows(db, rows[start:start + step], clock, new_municipalities=True)
     async with db.write() as session:
         for town in TOWNS:
             for year in (clock.today().year, clock.today().year + 1):
