@@ -291,3 +291,23 @@ def test_the_closest_registered_name_is_offered_only_when_it_is_close(typed, exp
 
 def test_nothing_is_offered_from_an_empty_registry():
     assert municipalities.closest_name(TYPO, []) is None
+
+
+REFUSALS = {
+    "municipality_unknown": {"name": TYPO, "closest": TOWN},
+    "municipality_exists": {"name": "г. пятигорск", "existing": TOWN},
+    "municipality_same_name": {"name": TOWN},
+    "municipality_merge_needed": {"old": TYPO, "new": TOWN},
+    "municipality_nominals_differ": {"old": TYPO, "new": TOWN, "years": "2026"},
+}
+
+
+@pytest.mark.parametrize("reason", sorted(REFUSALS))
+def test_every_registry_refusal_has_an_operator_message_and_a_russian_sentence(reason):
+    from bot.dialogs import texts
+    from bot.operator_texts import describe
+
+    error = DomainError(reason, **REFUSALS[reason])
+    assert not describe(error).startswith(reason) and "{" not in describe(error)
+    sentence = texts.refusal(error)
+    assert sentence != texts.REFUSAL_FALLBACK and "{" not in sentence and sentence.endswith(".")
