@@ -471,7 +471,8 @@ async def _municipality_ids(session: Any, wanted: set[str], register_new: bool) 
         if register_new:
             ids[name] = (await register(session, name)).id
             continue
-        found = (await session.execute(select(Municipality.id).where(Municipality.name == name))).scalar_one_or_none()
+        found = (await session.execute(
+            select(Municipality.id).where(Municipality.name == name))).scalar_one_or_none()
         if found is None:   # renamed or merged away since the check
             raise ImportRejected([Problem(0, f"municipality '{name}' is no longer registered")])
         ids[name] = found
