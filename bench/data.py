@@ -73,7 +73,11 @@ async def load_catalog(db: Any, clock: Any, count: int) -> None:
     from core.certificates import set_nominal
     from core.importer import import_rows
     from core.models import Unit
+    from core.municipalities import register
 
+    async with db.write() as session:
+        for town in TOWNS:   # the region's registry, as its operator would keep it
+            await register(session, town)
     rows = program_rows(count, clock.today())
     step = 20_000
     for start in range(0, len(rows), step):

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
 from decimal import Decimal, InvalidOperation
 
 from bot.config import Settings, get_settings
@@ -29,17 +30,33 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="parents, children, certificates, enrollments, subscriptions, alerts")
     imp = sub.add_parser("import-programs", help="import programs from a CSV or JSON file (all or nothing)")
     imp.add_argument("file")
+    imp.add_argument("--new-municipalities", action="store_true",
+                     help="register the file's municipalities that are not registered yet (a region's first load)")
     nom = sub.add_parser("set-nominal", help="set a municipality's certificate nominal for a year")
     nom.add_argument("municipality")
     nom.add_argument("year", type=int)
     nom.add_argument("amount", help="rubles (e.g. 12000 or 12000.50), or hours with --hours")
     nom.add_argument("--hours", action="store_true", help="the nominal is in hours, not rubles")
+    _municipality_parser(sub)
     jobs = sub.add_parser("jobs", help="scheduled jobs")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
     jrun = jobs_sub.add_parser("run", help="run a job now: notify, settle-month, year-rollover")
     jrun.add_argument("name", choices=["notify", "settle-month", "year-rollover"])
     jrun.add_argument("--at", help="the date to run it as of, YYYY-MM-DD (default: today)")
     return parser
+
+
+def _municipality_parser(sub: Any) -> None:
+    muni = sub.add_parser("municipality", help="the registry of municipalities: add, list, rename")
+    actions = muni.add_subparsers(dest="municipality_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="register a municipality")
+    add.add_argument("name")
+    actions.add_parser("list", help="every registered municipality with its programs, children and nominals")
+    rename = actions.add_parser("rename", help="fix a municipality's name; --merge folds it into another")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.add_argument("--merge", action="store_true",
+                        help="NEW is registered already: move everything of OLD into it and remove OLD")
 
 
 class UsageError(Exception):
@@ -146,13 +163,57 @@ async def cmd_import_programs(args: argparse.Namespace, settings: Settings) -> i
     db = await open_database(settings)
     try:
         try:
-            report = await import_file(db, args.file, make_clock(settings))
+            report = await import_file(db, args.file, make_clock(settings),
+                                       new_municipalities=args.new_municipalities)
         except ImportRejected as rejected:
             print(f"error: {args.file}: nothing imported, {len(rejected.problems)} bad row(s):", file=sys.stderr)
             for problem in rejected.problems:
                 print(f"  line {problem.line}: {problem.reason}", file=sys.stderr)
+            if any("is not registered" in problem.reason for problem in rejected.problems):
+                print("  (register a municipality with `python -m bot municipality add NAME`, or import a "
+                      "region's first file with --new-municipalities)", file=sys.stderr)
             return 1
         print(f"imported {report.created} new and {report.updated} updated program(s) from {args.file}")
+    finally:
+        await db.dispose()
+    return 0
+
+
+@_async
+async def cmd_municipality(args: argparse.Namespace, settings: Settings) -> int:
+    from core import municipalities
+
+    from bot.runtime import open_database
+
+    db = await open_database(settings)
+    try:
+        if args.municipality_command == "list":
+            async with db.read() as session:
+                found = await municipalities.summaries(session)
+            if not found:
+                print("no municipality is registered yet; register one with: python -m bot municipality add NAME")
+            for row in found:
+                years = ", ".join(str(year) for year in row.nominal_years) or "none"
+                print(f"{row.name}: {row.programs} program(s), {row.children} child(ren), "
+                      f"{row.subscriptions} subscription(s); nominals: {years}")
+        elif args.municipality_command == "add":
+            async with db.write() as session:
+                others = await municipalities.names(session)
+                added = await municipalities.add(session, args.name)
+            print(f"registered municipality «{added.name}»")
+            like = municipalities.closest_name(added.name, others)
+            if like:
+                print(f"note: «{like}» is registered too; if they are the same, fix it with "
+                      f'python -m bot municipality rename "{added.name}" "{like}" --merge')
+        else:
+            async with db.write() as session:
+                done = await municipalities.rename(session, args.old, args.new, merge=args.merge)
+            if done.merged:
+                print(f"merged «{done.old}» into «{done.new}»: moved {done.programs} program(s), "
+                      f"{done.children} child(ren), {done.subscriptions} subscription(s), "
+                      f"{done.nominals} nominal(s); «{done.old}» removed")
+            else:
+                print(f"renamed «{done.old}» to «{done.new}»")
     finally:
         await db.dispose()
     return 0
@@ -206,5 +267,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "stats": cmd_stats,
     "import-programs": cmd_import_programs,
     "set-nominal": cmd_set_nominal,
+    "municipality": cmd_municipality,
     "jobs": cmd_jobs,
 }

@@ -8,16 +8,17 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import product
 
-from sqlalchemy import Integer, bindparam, case, exists, func, intersect, or_, select
+from sqlalchemy import Integer, bindparam, case, exists, func, intersect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
+from core import municipalities
 from core.clock import Clock
 from core.errors import NotFound
-from core.models import Category, Funding, Municipality, Nominal, Program, ProgramTerm
+from core.models import Category, Funding, Municipality, Program, ProgramTerm
 from core.search_text import TERM_LENGTH, like_pattern, query_terms, term_range
 
 MAX_PAGE_SIZE = 50
@@ -397,9 +398,5 @@ async def get_program(session: AsyncSession, program_id: int) -> Program:
 
 
 async def list_municipalities(session: AsyncSession) -> list[Municipality]:
-    """Municipalities a parent can pick: those with programs or a nominal."""
-    has_programs = exists().where(Program.municipality_id == Municipality.id)
-    has_nominal = exists().where(Nominal.municipality_id == Municipality.id)
-    return list((await session.execute(
-        select(Municipality).where(or_(has_programs, has_nominal))
-        .order_by(Municipality.name, Municipality.id))).scalars())
+    """Municipalities a parent can pick: the operator's registry (core/municipalities.py)."""
+    return await municipalities.list_all(session)

@@ -68,12 +68,13 @@ class YearPlan:
 
 async def set_nominal(session: AsyncSession, municipality_name: str, year: int,
                       amount: int, unit: Unit) -> Nominal:
-    """The municipality's nominal for a calendar year (kopecks or hours)."""
+    """The nominal of a registered municipality for a calendar year (kopecks or
+    hours); an unknown name is refused, never registered (`municipality_unknown`)."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
         raise DomainError("amount_invalid", amount=amount)
     if not 2000 <= year <= 2100:
         raise DomainError("year_invalid", year=year)
-    municipality = await municipalities.get_or_create(session, municipality_name)
+    municipality = await municipalities.find(session, municipality_name)
     nominal = await get_nominal(session, municipality.id, year)
     if nominal is None:
         nominal = Nominal(municipality_id=municipality.id, year=year, amount=amount, unit=unit)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from sqlalchemy import exists, select
 
+from core import municipalities
 from core.certificates import set_nominal
 from core.clock import Clock
 from core.db import Database
@@ -58,8 +59,13 @@ def demo_rows(today: dt.date) -> list[dict[str, str]]:
 
 
 async def seed_demo(db: Database, clock: Clock) -> ImportReport:
-    """Upsert the demo programs and set the nominals of the current year."""
-    report = await import_rows(db, demo_rows(clock.today()), clock)
+    """Register the demo municipalities, upsert the demo programs and set the
+    nominals of the current year."""
+    rows = demo_rows(clock.today())
+    async with db.write() as session:
+        for name in sorted({row["municipality"] for row in rows} | {name for name, _, _ in NOMINALS}):
+            await municipalities.register(session, name)
+    report = await import_rows(db, rows, clock)
     year = clock.today().year
     async with db.write() as session:
         for municipality, amount, unit in NOMINALS:

@@ -3,7 +3,9 @@
 Every row is checked before anything is written; one bad row rejects the
 whole file with every problem listed by line. A good file is written in a
 single transaction with bulk statements. Rubles become kopecks through
-Decimal (a float never touches money).
+Decimal (a float never touches money). A row's municipality must be
+registered (core/municipalities.py) unless the import is told to register
+the file's new ones.
 """
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from core.catalog_codes import parse_category, parse_funding, parse_provider_kin
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError
-from core.models import INDEXED_FIELDS, Funding, Program, ProgramTerm, program_terms_rows
-from core.municipalities import clean_name, get_or_create
+from core.models import INDEXED_FIELDS, Funding, Municipality, Program, ProgramTerm, program_terms_rows
+from core.municipalities import clean_name, closest_name, register
+from core.municipalities import names as registered_names
 from core.search_text import program_search_text
 
 log = logging.getLogger(__name__)
@@ -367,14 +370,19 @@ def _validate_all(rows: list[dict[str, Any]], lines: list[int]) -> tuple[list[di
 
 # --- writing ----------------------------------------------------------------
 
-async def import_file(db: Database, path: str | Path, clock: Clock) -> ImportReport:
+async def import_file(db: Database, path: str | Path, clock: Clock, *,
+                      new_municipalities: bool = False) -> ImportReport:
     rows, lines = read_file(path)
-    return await import_rows(db, rows, clock, source_lines=lines)
+    return await import_rows(db, rows, clock, source_lines=lines, new_municipalities=new_municipalities)
 
 
 async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
-                      source_lines: list[int] | None = None) -> ImportReport:
-    """Check every row, then upsert all of them in one transaction (or none)."""
+                      source_lines: list[int] | None = None, *,
+                      new_municipalities: bool = False) -> ImportReport:
+    """Check every row, then upsert all of them in one transaction (or none).
+
+    A municipality must be registered already; `new_municipalities` (a
+    region's first load) registers the file's unknown names instead."""
     if not isinstance(rows, list):
         raise ImportRejected([Problem(0, "the rows must be a list of objects")])
     lines = source_lines if source_lines is not None else list(range(1, len(rows) + 1))
@@ -385,14 +393,17 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
     if not_objects:
         raise ImportRejected(not_objects)
     valid, problems = _validate_all(rows, lines)
+    if not new_municipalities:
+        async with db.read() as session:
+            registered = set(await registered_names(session))
+        problems = _with_unregistered(rows, lines, problems, registered)
     if problems:
         raise ImportRejected(problems)
     now = clock.now()
     report = ImportReport()
     async with db.write() as session:
-        municipality_ids: dict[str, int] = {}
-        for name in sorted({row["municipality"] for row in valid}):
-            municipality_ids[name] = (await get_or_create(session, name)).id
+        municipality_ids = await _municipality_ids(
+            session, {row["municipality"] for row in valid}, new_municipalities)
         for row in valid:
             row["municipality_id"] = municipality_ids[row.pop("municipality")]
             row["search_text"] = program_search_text(
@@ -427,6 +438,45 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
     if report.created + report.updated >= ANALYZE_AFTER:
         await _refresh_statistics(db)
     return report
+
+
+def _with_unregistered(rows: list[dict[str, Any]], lines: list[int], problems: list[Problem],
+                       registered: set[str]) -> list[Problem]:
+    """The rows' problems plus, on each row naming an unregistered municipality,
+    that one (with the closest registered name, so a typo is easy to fix)."""
+    closest: dict[str, str | None] = {}
+    found: dict[int, str] = {}
+    for row, line in zip(rows, lines):
+        try:
+            name = _municipality(row)
+        except _Bad:
+            continue   # already among the row's problems
+        if name in registered:
+            continue
+        if name not in closest:
+            closest[name] = closest_name(name, registered)
+        hint = f"; did you mean '{closest[name]}'?" if closest[name] else ""
+        found[line] = f"municipality '{name}' is not registered{hint}"
+    if not found:
+        return problems
+    merged = {problem.line: problem.reason for problem in problems}
+    for line, reason in found.items():
+        merged[line] = f"{merged[line]}; {reason}" if line in merged else reason
+    return [Problem(line, reason) for line, reason in sorted(merged.items())][:MAX_PROBLEMS]
+
+
+async def _municipality_ids(session: Any, wanted: set[str], register_new: bool) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for name in sorted(wanted):
+        if register_new:
+            ids[name] = (await register(session, name)).id
+            continue
+        found = (await session.execute(
+            select(Municipality.id).where(Municipality.name == name))).scalar_one_or_none()
+        if found is None:   # renamed or merged away since the check
+            raise ImportRejected([Problem(0, f"municipality '{name}' is no longer registered")])
+        ids[name] = found
+    return ids
 
 
 async def _index_terms(session: Any, inserted: list[dict[str, Any]], changed: list[dict[str, Any]]) -> None:

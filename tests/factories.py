@@ -32,7 +32,7 @@ async def parent(session, clock: Clock, external_id: str | None = None, platform
 
 async def child(session, parent_: Parent, clock: Clock, *, birth_date: dt.date = dt.date(2015, 3, 10),
                 snils: str | None = None, town: str = TOWN, name: str = "Иванов Пётр Сергеевич"):
-    town_row = await municipalities.get_or_create(session, town)
+    town_row = await municipalities.register(session, town)
     return await register_child(session, parent_, full_name=name, birth_date=birth_date,
                                 snils=snils or snils_for(next(_counter)), municipality_id=town_row.id,
                                 clock=clock)
@@ -43,7 +43,7 @@ async def program(session, clock: Clock, *, funding: Funding = Funding.CERTIFICA
                   start: dt.date = dt.date(2026, 9, 1), end: dt.date = dt.date(2027, 5, 31),
                   age_min: int = 5, age_max: int = 17, town: str = TOWN, title: str = "Робототехника",
                   category: Category = Category.TECHNICAL) -> Program:
-    town_row = await municipalities.get_or_create(session, town)
+    town_row = await municipalities.register(session, town)
     n = next(_counter)
     p = Program(external_id=f"P-{n}", title=f"{title} {n}", provider="МБУ ДО «ЦДТ»",
                 provider_kind=ProviderKind.MUNICIPAL, municipality_id=town_row.id, category=category,
@@ -59,6 +59,7 @@ async def program(session, clock: Clock, *, funding: Funding = Funding.CERTIFICA
 
 async def nominal(session, year: int = 2026, rubles: int | None = 12000, hours: int | None = None,
                   town: str = TOWN):
+    await municipalities.register(session, town)   # set_nominal itself never registers a town
     if hours is not None:
         return await set_nominal(session, town, year, hours, Unit.HOURS)
     return await set_nominal(session, town, year, rubles * 100, Unit.RUB)

@@ -519,3 +519,14 @@ REFUSALS.update({
         "Можно снова встать в лист ожидания."
     ),
 })
+
+# --- WP3: municipalities are a registry ---
+# Operators meet these reasons at the command line (bot/operator_texts.py); a parent
+# only picks registered municipalities from buttons, so these are a fallback.
+REFUSALS.update({
+    "municipality_unknown": "Такого муниципалитета нет в списке. Выберите из кнопок.",
+    "municipality_exists": "Такой муниципалитет уже есть в списке.",
+    "municipality_same_name": "У муниципалитета уже такое название.",
+    "municipality_merge_needed": "Муниципалитет «{new}» уже есть в списке.",
+    "municipality_nominals_differ": "У муниципалитетов разные номиналы на {years} год.",
+})

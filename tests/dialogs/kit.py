@@ -138,7 +138,7 @@ async def add_program(db: Database, clock, *, municipality: str = "Город Т
                       description: str = "Собираем роботов") -> int:
     today = clock.today()
     async with db.write() as session:
-        muni = await municipalities.get_or_create(session, municipality)
+        muni = await municipalities.register(session, municipality)
         program = Program(
             external_id=f"T-{next(_ids)}", title=title, provider=provider, provider_kind=ProviderKind.MUNICIPAL,
             municipality_id=muni.id, category=category, age_min=age_min, age_max=age_max,
@@ -155,6 +155,7 @@ async def add_program(db: Database, clock, *, municipality: str = "Город Т
 
 async def add_nominal(db: Database, municipality: str, year: int, amount: int, unit: Unit = Unit.RUB) -> None:
     async with db.write() as session:
+        await municipalities.register(session, municipality)   # set_nominal itself never registers a town
         await set_nominal(session, municipality, year, amount, unit)
 
 

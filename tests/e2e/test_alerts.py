@@ -21,7 +21,7 @@ from bot.jobs.pacing import TELEGRAM
 from core.clock import SystemClock
 from core.db import Database
 from core.models import Category
-from core.municipalities import get_or_create
+from core.municipalities import register
 from core.parents import ensure_parent, give_consent
 from core.subscriptions import create_subscription
 from tests.e2e.botproc import BotProcess, running_bot
@@ -76,7 +76,7 @@ async def add_subscribers(proc: BotProcess, fake: FakeTelegram, users: list[int]
     clock = SystemClock()
     try:
         async with db.write() as session:
-            muni = await get_or_create(session, town)
+            muni = await register(session, town)
             for user in users:
                 parent = await ensure_parent(session, "telegram", str(user))
                 await give_consent(session, parent, clock)

@@ -13,7 +13,7 @@ from core.certificates import set_nominal
 from core.errors import DomainError, NotFound
 from core.importer import import_rows
 from core.models import Category, Funding, Municipality, ProviderKind, Unit
-from core.municipalities import get_or_create
+from core.municipalities import register
 from core.search_text import program_search_text, query_terms
 
 TOWN = "г. Пятигорск"
@@ -33,7 +33,7 @@ def row(external_id: str, **overrides: object) -> dict:
 
 
 async def load(db, clock, *rows: dict) -> None:
-    await import_rows(db, list(rows), clock)
+    await import_rows(db, list(rows), clock, new_municipalities=True)
 
 
 async def find(db, clock, page: int = 0, **filters: object):
@@ -224,14 +224,16 @@ async def test_get_program_returns_it_or_refuses_with_program_not_found(any_db, 
     assert refusal.value.reason == "program_not_found"
 
 
-async def test_municipalities_offered_are_those_with_programs_or_a_nominal(any_db, clock):
-    await load(any_db, clock, row("a"))
+async def test_parents_are_offered_the_registered_municipalities_only(any_db, clock):
+    await load(any_db, clock, row("a"))             # registers TOWN (--new-municipalities)
     async with any_db.write() as session:
-        await set_nominal(session, OTHER_TOWN, 2026, 72, Unit.HOURS)
-        await get_or_create(session, "г. Пустой")
+        await register(session, "г. Пустой")        # no programs or nominal yet, but registered
+    with pytest.raises(DomainError):
+        async with any_db.write() as session:
+            await set_nominal(session, "Пятигорск", 2026, 72, Unit.HOURS)   # a typo registers nothing
     async with any_db.read() as session:
         names = [m.name for m in await list_municipalities(session)]
-    assert sorted(names) == sorted([TOWN, OTHER_TOWN])
+    assert sorted(names) == sorted([TOWN, "г. Пустой"])
 
 
 # --- coded values ---------------------------------------------------------------
@@ -354,7 +356,7 @@ async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, c
     from bench.catalog import random_filters
     from core.models import Program
 
-    await import_rows(any_db, data.program_rows(300, clock.today()), clock)
+    await import_rows(any_db, data.program_rows(300, clock.today()), clock, new_municipalities=True)
     async with any_db.read() as session:
         towns = list((await session.execute(select(Municipality.id))).scalars())
         programs = list((await session.execute(select(Program))).scalars())

@@ -27,6 +27,8 @@ def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
 
 
 def test_set_nominal_in_rubles_and_hours(tmp_path):
+    for town in ("г. Пятигорск", "г. Абакан"):
+        assert bot(tmp_path, "municipality", "add", town).returncode == 0
     assert bot(tmp_path, "set-nominal", "г. Пятигорск", "2026", "12000.50").returncode == 0
     assert bot(tmp_path, "set-nominal", "г. Абакан", "2026", "72", "--hours").returncode == 0
     assert bot(tmp_path, "set-nominal", "г. Пятигорск", "2026", "15000").returncode == 0   # corrected

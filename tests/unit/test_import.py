@@ -18,10 +18,32 @@ from sqlalchemy import func, select
 
 from core.importer import COLUMNS, ImportRejected, import_file, import_rows, rubles_to_kopecks
 from core.models import Category, Funding, Municipality, Program, ProviderKind
+from core.municipalities import register
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 ROOT = Path(__file__).resolve().parent.parent.parent
 HEADER = ",".join(COLUMNS)
+TOWNS = ("г. Пятигорск", "г. Абакан", "Шпаковский муниципальный округ")   # those of these files and rows
+
+
+async def register_towns(database) -> None:
+    async with database.write() as session:
+        for town in TOWNS:
+            await register(session, town)
+
+
+# The files here are about rows, not the registry (tests/unit/test_municipalities.py):
+# their towns are registered first, as an operator does before importing.
+@pytest.fixture
+async def db(db):
+    await register_towns(db)
+    return db
+
+
+@pytest.fixture
+async def any_db(any_db):
+    await register_towns(any_db)
+    return any_db
 
 
 def csv_line(external_id: str, **overrides: str) -> str:
@@ -95,13 +117,16 @@ async def test_a_csv_with_a_byte_order_mark_is_accepted(db, clock, tmp_path):
     assert (await import_file(db, path, clock)).created == 1
 
 
-async def test_municipalities_are_created_once_by_name(db, clock, tmp_path):
+async def test_a_file_refers_to_registered_municipalities_by_name(db, clock, tmp_path):
     path = write(tmp_path, "m.csv", "\n".join([HEADER, csv_line("A"), csv_line("B"),
-                                               csv_line("C", municipality="г. Абакан")]) + "\n")
+                                               csv_line("C", municipality="  г.   Абакан ")]) + "\n")
     await import_file(db, path, clock)
+    found = await programs(db)
+    assert {key: p.municipality.name for key, p in found.items()} == {
+        "A": "г. Пятигорск", "B": "г. Пятигорск", "C": "г. Абакан"}
     async with db.read() as session:
         names = sorted((await session.execute(select(Municipality.name))).scalars())
-    assert names == ["г. Абакан", "г. Пятигорск"]
+    assert names == sorted(TOWNS)      # the import registered nothing
 
 
 # --- upsert -----------------------------------------------------------------
@@ -252,7 +277,7 @@ async def test_ten_thousand_rows_import_in_a_few_seconds(db, clock):
         "description": "Рисунок, живопись и композиция для начинающих художников.",
     } for n in range(10_000)]
     started = time.monotonic()
-    report = await import_rows(db, rows, clock)
+    report = await import_rows(db, rows, clock, new_municipalities=True)   # a region's first load
     first = time.monotonic() - started
     assert report.created == 10_000 and await count(db) == 10_000
     rows[5]["title"] = "Другое название"
@@ -277,6 +302,7 @@ def programs_in(tmp_path: Path) -> int:
 
 
 def test_cli_import_of_a_bad_file_exits_1_lists_each_bad_line_and_imports_nothing(tmp_path):
+    assert run_cli(tmp_path, "municipality", "add", "г. Пятигорск").returncode == 0
     result = run_cli(tmp_path, "import-programs", str(FIXTURES / "programs_bad.csv"))
     assert result.returncode == 1, result.stderr
     assert "line 3: age_min 3 is below 5" in result.stderr
@@ -286,6 +312,8 @@ def test_cli_import_of_a_bad_file_exits_1_lists_each_bad_line_and_imports_nothin
 
 
 def test_cli_import_of_a_good_file_exits_0(tmp_path):
+    for town in TOWNS:
+        assert run_cli(tmp_path, "municipality", "add", town).returncode == 0
     result = run_cli(tmp_path, "import-programs", str(FIXTURES / "programs_good.csv"))
     assert result.returncode == 0, result.stderr
     assert "3 new" in result.stdout

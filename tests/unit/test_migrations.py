@@ -110,7 +110,7 @@ async def test_the_word_index_is_built_anew_from_the_programs_either_way(tmp_pat
     db = Database(url)
     try:
         await import_rows(db, [row("a", title="Шахматы"), row("b", title="Робототехника", age_min=14,
-                                                              age_max=17)], clock)
+                                                              age_max=17)], clock, new_municipalities=True)
         async with db.read() as session:
             before = (await session.execute(select(func.count()).select_from(ProgramTerm))).scalar()
         await db.engine.dispose()

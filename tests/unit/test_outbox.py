@@ -13,7 +13,7 @@ from bot.jobs import screens
 from bot.dialogs import texts as job_texts
 from core import outbox
 from core.models import Category, Parent, Program, Subscription
-from core.municipalities import get_or_create
+from core.municipalities import register
 from core.parents import ensure_parent, forget_parent, give_consent
 from core.subscriptions import create_subscription, delete_subscription
 from tests import factories
@@ -32,7 +32,7 @@ async def a_parent(db, clock, external_id: str, platform: str = "telegram") -> P
 async def subscribe(db, clock, parent: Parent, town: str = TOWN, categories=(), age=None,
                     certificate_only=False) -> Subscription:
     async with db.write() as session:
-        muni = await get_or_create(session, town)
+        muni = await register(session, town)
         return await create_subscription(session, parent, municipality_id=muni.id, categories=list(categories),
                                          age=age, certificate_only=certificate_only, clock=clock)
 
@@ -282,7 +282,7 @@ async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock)
     await subscribe(db, clock, anna)
     clock.advance(minutes=1)
     async with db.write() as session:
-        town = await get_or_create(session, TOWN)
+        town = await register(session, TOWN)
         now = clock.now()
         session.add_all([Program(external_id=f"BIG-{n}", title=f"Программа {n}", provider="ЦДТ",
                                  provider_kind=factories.ProviderKind.MUNICIPAL, municipality_id=town.id,

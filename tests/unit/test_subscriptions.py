@@ -10,7 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
 from core.errors import DomainError, NotFound
 from core.importer import import_rows
 from core.models import Category, Parent, Subscription, SubscriptionCategory
-from core.municipalities import get_or_create
+from core.municipalities import register
 from core.parents import ensure_parent, forget_parent, give_consent
 from core.subscriptions import (
     create_subscription,
@@ -29,14 +29,14 @@ async def make_parent(db, clock, external_id: str, consent: bool = True) -> Pare
         parent = await ensure_parent(session, "test", external_id)
         if consent:
             await give_consent(session, parent, clock)
-        await get_or_create(session, TOWN)
-        await get_or_create(session, OTHER_TOWN)
+        await register(session, TOWN)
+        await register(session, OTHER_TOWN)
         return parent
 
 
 async def town(db, name: str = TOWN) -> int:
     async with db.write() as session:
-        return (await get_or_create(session, name)).id
+        return (await register(session, name)).id
 
 
 async def subscribe(db, clock, parent: Parent, *, municipality: str = TOWN, categories=(), age=None,
