@@ -468,3 +468,9 @@ STATS_DENIED = "Эта команда только для операторов �
 # --- VK keyboard paging (bot/handlers/vk_keyboard.py) ---
 LABEL_PREV = "◀ Назад"
 LABEL_NEXT = "Ещё ▶"
+
+# --- WP1b: freed money covers co-payments ---
+CANCEL_ASK_COVERS = "\nСначала вернувшиеся средства покроют доплату по другим записям ребёнка:"
+CANCEL_COVER_LINE = "\n• «{title}»: доплата станет {copay} (было {before})"
+CANCELLED_COVERED = "\nВернувшиеся средства покрыли доплату по другим записям ребёнка:"
+CANCELLED_COVER_LINE = "\n• «{title}»: доплата теперь {copay}"
