@@ -3,15 +3,14 @@ co-payments of its active enrollments are covered first, oldest enrollment
 first, and the parent is told (core/copay.py)."""
 import datetime as dt
 
-import pytest
 from sqlalchemy import select
 
 from core.certificates import balance, open_reservations, year_plan
 from core.clock import FixedClock
 from core.copay import plan_coverage
 from core.enrollment import cancel, cancel_quote, enroll
-from core.models import Charge, Enrollment, LedgerEntry, LedgerKind
-from core.settlement import settle_month
+from core.models import Charge, Child, Enrollment, LedgerEntry, LedgerKind
+from core.settlement import settle_month, year_rollover
 from tests import factories as f
 
 
@@ -102,7 +101,7 @@ async def test_coverage_never_touches_a_settled_month(db, clock):
         await settle_month(s, 2026, 10, clock)   # September and October are spent
     # Whatever the clock says, October is settled: freed money starts at November.
     async with db.read() as s:
-        certificate = (await s.get(type(child), child.id)).certificate
+        certificate = (await s.get(Child, child.id)).certificate
         back_in_october = FixedClock(dt.datetime(2026, 10, 31, 12, 0))
         planned = await plan_coverage(s, certificate, 2026, back_in_october, free=1500_00)
     assert [(x.enrollment_id, x.months) for x in planned] == [(b.id, ((11, 1500_00),))]
@@ -202,14 +201,22 @@ async def test_a_topped_up_month_is_refunded_whole_in_one_row(any_db, clock):
     assert after.credited == after.available + after.reserved + after.spent + after.expired
 
 
-@pytest.mark.parametrize("cancelled_on", [dt.date(2026, 9, 10), dt.date(2026, 12, 20)])
-async def test_coverage_is_only_for_the_current_year(db, clock, cancelled_on):
-    """An enrollment's next year (a renewal at the rollover) is not paid from this year's money."""
-    on(clock, 2026, 9, 10)
-    parent, _, (a, b) = await _family(db, clock, [1000, 3000], end=dt.date(2027, 5, 31))
-    on(clock, cancelled_on.year, cancelled_on.month, cancelled_on.day)
+async def test_a_renewals_co_payment_is_covered_in_the_new_year(any_db, clock):
+    db = any_db
+    on(clock, 2026, 11, 21)
+    parent, _, (a, b) = await _family(db, clock, [1000, 3000], start=dt.date(2026, 9, 1), end=dt.date(2027, 5, 31))
     async with db.write() as s:
-        done = await cancel(s, parent, a.id, clock)
-        charges = (await s.execute(select(Charge.year).where(Charge.enrollment_id == b.id))).scalars().all()
-    assert charges == [2026]
-    assert all(x.year == 2026 for x in done.covered)
+        await f.nominal(s, 2027, rubles=10000)
+    on(clock, 2027, 1, 1, 0)
+    async with db.write() as s:
+        await year_rollover(s, 2027, clock)
+    # Renewed oldest first: A 5 × 1 000; B 5 × 3 000 gets 5 000 (January, 2 000 of February).
+    async with db.read() as s:
+        assert ((await _charge(s, b.id, 2027)).copay, (await _charge(s, b.id, 2027)).renewal) == (10000_00, True)
+    on(clock, 2027, 2, 10)
+    async with db.write() as s:
+        done = await cancel(s, parent, a.id, clock)   # March–May of A: 3 000 ₽ back
+        charge = await _charge(s, b.id, 2027)
+    assert [(x.enrollment_id, x.year, x.months) for x in done.covered] == [
+        (b.id, 2027, ((2, 1000_00), (3, 2000_00)))]
+    assert (charge.covered, charge.copay) == (8000_00, 7000_00) and done.balance.available == 0
