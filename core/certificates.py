@@ -212,14 +212,18 @@ async def year_plan(session: AsyncSession, certificate: Certificate, year: int) 
 
 
 async def open_reservations(session: AsyncSession, enrollment_id: int) -> list[tuple[int, int, int]]:
-    """(year, month, amount) still reserved — neither settled nor refunded — for an enrollment."""
+    """(year, month, amount) still reserved — neither settled nor refunded — for an enrollment.
+
+    A month may have several RESERVE rows (freed money topped it up, core/copay.py):
+    its amount is their sum, and one SETTLE or REFUND closes all of them."""
     # The outer row is aliased so the correlated subquery compares against it.
     outer = aliased(LedgerEntry)
     closed = exists().where(and_(
         LedgerEntry.enrollment_id == outer.enrollment_id, LedgerEntry.year == outer.year,
         LedgerEntry.month == outer.month,
         LedgerEntry.kind.in_([LedgerKind.SETTLE, LedgerKind.REFUND])))
-    stmt = (select(outer.year, outer.month, outer.amount)
+    stmt = (select(outer.year, outer.month, func.sum(outer.amount))
             .where(outer.enrollment_id == enrollment_id, outer.kind == LedgerKind.RESERVE, ~closed)
+            .group_by(outer.year, outer.month)
             .order_by(outer.year, outer.month))
     return [(year, month, int(amount)) for year, month, amount in (await session.execute(stmt)).all()]

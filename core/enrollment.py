@@ -27,6 +27,7 @@ from core.certificates import (
 )
 from core.children import age_on, get_child, list_children
 from core.clock import Clock
+from core.copay import Coverage, cover_copayments, plan_coverage
 from core.costing import allocate, payable_months, price_per_month
 from core.errors import DomainError, NotFound
 from core.models import (
@@ -94,6 +95,7 @@ class CancelQuote:
     balance_before: int
     balance_after: int
     refunds: list[tuple[int, int, int]]  # (year, month, amount)
+    covers: tuple[Coverage, ...] = ()    # co-payments the freed money will cover (core/copay.py)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class CancelResult:
     unit: Unit | None
     balance: Balance | None
     offered: WaitlistEntry | None
+    covered: tuple[Coverage, ...] = ()   # co-payments the freed money covered (core/copay.py)
 
 
 # --- reading --------------------------------------------------------------
@@ -367,8 +370,11 @@ async def cancel_quote(session: AsyncSession, parent: Parent | None, enrollment_
     before = (await balance(session, certificate, clock.today().year)).available if certificate else 0
     # Only this year's refunds return to this year's available money.
     this_year = sum(amount for year, _, amount in refunds if year == clock.today().year)
+    covers = await plan_coverage(session, certificate, clock.today().year, clock, free=before + this_year,
+                                 excluding=enrollment.id) if certificate else []
+    after = before + this_year - sum(c.covered for c in covers)
     return CancelQuote(enrollment=enrollment, refund=refund, unit=certificate.unit if certificate else None,
-                       balance_before=before, balance_after=before + this_year, refunds=refunds)
+                       balance_before=before, balance_after=after, refunds=refunds, covers=tuple(covers))
 
 
 async def cancel(session: AsyncSession, parent: Parent | None, enrollment_id: int, clock: Clock) -> CancelResult:
@@ -388,9 +394,11 @@ async def cancel(session: AsyncSession, parent: Parent | None, enrollment_id: in
     enrollment.status = EnrollmentStatus.CANCELLED
     enrollment.cancelled_at = clock.now()
     await session.flush()
+    covered = await cover_copayments(session, certificate, clock.today().year, clock) if certificate else []
     offered = next(iter(await waitlist.offer_free_seats(session, program, clock)), None)
     after = None
     if certificate is not None and certificate.unit is not None:
         after = await balance(session, certificate, clock.today().year)
     return CancelResult(enrollment=enrollment, refund=sum(a for _, _, a in refunds),
-                        unit=certificate.unit if certificate else None, balance=after, offered=offered)
+                        unit=certificate.unit if certificate else None, balance=after, offered=offered,
+                        covered=tuple(covered))

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    false,
     inspect,
     text,
 )
@@ -199,16 +200,24 @@ class Certificate(Base):
     child: Mapped[Child] = relationship(back_populates="certificate", lazy="joined")
 
 
+# The rows that close an enrollment month (the predicate of uq_ledger_month_closed).
+MONTH_CLOSED = "enrollment_id IS NOT NULL AND kind IN ('settle', 'refund')"
+
+
 class LedgerEntry(Base):
     """Append-only. available = credit − reserve + refund − expire;
     reserved = reserve − settle − refund; spent = settle."""
     __tablename__ = "ledger_entries"
     __table_args__ = (
         CheckConstraint("amount > 0", name="positive"),
-        # One reservation, one settlement and one refund per enrollment month.
-        Index("uq_ledger_enrollment_month", "kind", "enrollment_id", "year", "month",
-              unique=True, sqlite_where=text("enrollment_id IS NOT NULL"),
+        # An enrollment month's rows, by kind: its reservations (several when freed money
+        # topped a partly covered month up, core/copay.py), and whether it is closed.
+        Index("ix_ledger_enrollment_month", "kind", "enrollment_id", "year", "month",
+              sqlite_where=text("enrollment_id IS NOT NULL"),
               postgresql_where=text("enrollment_id IS NOT NULL")),
+        # A month is closed once: settled or refunded, never both, never twice (migration 0008).
+        Index("uq_ledger_month_closed", "enrollment_id", "year", "month", unique=True,
+              sqlite_where=text(MONTH_CLOSED), postgresql_where=text(MONTH_CLOSED)),
         # One credit and one expiry per certificate year.
         Index("uq_ledger_certificate_year", "kind", "certificate_id", "year",
               unique=True, sqlite_where=text("enrollment_id IS NULL"),
@@ -374,6 +383,9 @@ class Charge(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     # Set once the parent has been told of a co-payment found at year rollover.
     notified_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # Made by the year rollover for a continuing enrollment (only these get the
+    # New Year co-payment notice; a new enrollment's parent saw the co-payment before confirming).
+    renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WaitlistEntry(Base):

@@ -210,17 +210,19 @@ async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
 
 
 async def enqueue_copay_notices(session: AsyncSession, clock: Clock) -> int:
-    """Queue a notice for each renewal Charge with a co-payment not yet told."""
+    """Queue a notice for each renewal Charge with a co-payment not yet told. Only the
+    rollover's renewals: a new enrollment's co-payment was shown before it was confirmed."""
     now = clock.now()
     rows = (select(*_notice_row(COPAY, Charge.id, now))
             .select_from(Charge)
             .join(Enrollment, Enrollment.id == Charge.enrollment_id)
             .join(Child, Child.id == Enrollment.child_id)
             .join(Parent, Parent.id == Child.parent_id)
-            .where(Charge.copay > 0, Charge.notified_at.is_(None), Parent.forgotten_at.is_(None)))
+            .where(Charge.renewal.is_(True), Charge.copay > 0, Charge.notified_at.is_(None),
+                   Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
     await session.execute(
-        update(Charge).where(Charge.copay > 0, Charge.notified_at.is_(None))
+        update(Charge).where(Charge.renewal.is_(True), Charge.copay > 0, Charge.notified_at.is_(None))
         .values(notified_at=now).execution_options(synchronize_session=False))
     return queued
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -58,21 +58,25 @@ def month_period(year: int, month: int) -> str:
 
 async def _settle_through(session: AsyncSession, year: int, month: int, clock: Clock,
                           certificate_id: int | None = None) -> int:
-    """Turn every open reservation of months up to (year, month) into spent money."""
+    """Turn every open reservation of months up to (year, month) into spent money:
+    one SETTLE per enrollment month, of the month's RESERVE rows summed (a month
+    topped up by freed money has several, core/copay.py)."""
     outer = aliased(LedgerEntry)
     closed = exists().where(and_(
         LedgerEntry.enrollment_id == outer.enrollment_id, LedgerEntry.year == outer.year,
         LedgerEntry.month == outer.month,
         LedgerEntry.kind.in_([LedgerKind.SETTLE, LedgerKind.REFUND])))
-    stmt = select(outer).where(outer.kind == LedgerKind.RESERVE, ~closed,
-                               outer.year * 100 + outer.month <= year * 100 + month)
+    stmt = (select(outer.certificate_id, outer.enrollment_id, outer.year, outer.month, outer.unit,
+                   func.sum(outer.amount))
+            .where(outer.kind == LedgerKind.RESERVE, ~closed,
+                   outer.year * 100 + outer.month <= year * 100 + month)
+            .group_by(outer.certificate_id, outer.enrollment_id, outer.year, outer.month, outer.unit))
     if certificate_id is not None:
         stmt = stmt.where(outer.certificate_id == certificate_id)
     settled = 0
-    for reserve in (await session.execute(stmt)).scalars().all():
-        session.add(LedgerEntry(certificate_id=reserve.certificate_id, kind=LedgerKind.SETTLE,
-                                amount=reserve.amount, unit=reserve.unit, year=reserve.year,
-                                month=reserve.month, enrollment_id=reserve.enrollment_id,
+    for certificate, enrollment, reserve_year, reserve_month, unit, amount in (await session.execute(stmt)).all():
+        session.add(LedgerEntry(certificate_id=certificate, kind=LedgerKind.SETTLE, amount=int(amount),
+                                unit=unit, year=reserve_year, month=reserve_month, enrollment_id=enrollment,
                                 created_at=clock.now()))
         settled += 1
     await session.flush()
@@ -183,7 +187,7 @@ async def _renew_continuing(session: AsyncSession, child: Child, certificate: Ce
                    enrollment_id=enrollment.id, clock=clock)
         charge = Charge(enrollment_id=enrollment.id, year=year, unit=unit, months=len(months),
                         cost=allocation.cost, covered=allocation.covered, copay=allocation.copay,
-                        created_at=clock.now())
+                        created_at=clock.now(), renewal=True)
         session.add(charge)
         await session.flush()
         report.renewals.append(Renewal(enrollment_id=enrollment.id, charge=charge))

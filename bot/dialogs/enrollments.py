@@ -121,6 +121,10 @@ async def cancel_screen(ctx: Ctx) -> Screen:
         text = texts.CANCEL_ASK.format(title=title, child=child, refund=fmt.amount(q.refund, q.unit),
                                        before=fmt.amount(q.balance_before, q.unit),
                                        after=fmt.amount(q.balance_after, q.unit))
+        if q.covers:
+            text += texts.CANCEL_ASK_COVERS + "".join(texts.CANCEL_COVER_LINE.format(
+                title=c.title, copay=fmt.amount(c.copay, c.unit), before=fmt.amount(c.copay + c.covered, c.unit))
+                for c in q.covers)
     return Screen(text=text, rows=rows([Button(texts.BTN_YES_CANCEL, f"cancel:yes:{enrollment_id}"),
                                         Button(texts.BTN_NO_KEEP, f"enl:view:{enrollment_id}")]))
 
@@ -153,6 +157,9 @@ async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
     if args[0] == "yes":
         result = await enrollment.cancel(ctx.session, parent, enrollment_id, ctx.clock)
         text = texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+        if result.covered:
+            text += texts.CANCELLED_COVERED + "".join(texts.CANCELLED_COVER_LINE.format(
+                title=c.title, copay=fmt.amount(c.copay, c.unit)) for c in result.covered)
         if result.balance is not None and result.balance.unit is not None:
             text += texts.CANCELLED_BALANCE.format(
                 available=fmt.amount(result.balance.available, result.balance.unit),

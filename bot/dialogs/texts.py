@@ -530,3 +530,8 @@ REFUSALS.update({
     "municipality_merge_needed": "Муниципалитет «{new}» уже есть в списке.",
     "municipality_nominals_differ": "У муниципалитетов разные номиналы на {years} год.",
 })
+# --- WP1b: freed money covers co-payments ---
+CANCEL_ASK_COVERS = "\nСначала вернувшиеся средства покроют доплату по другим записям ребёнка:"
+CANCEL_COVER_LINE = "\n• «{title}»: доплата станет {copay} (было {before})"
+CANCELLED_COVERED = "\nВернувшиеся средства покрыли доплату по другим записям ребёнка:"
+CANCELLED_COVER_LINE = "\n• «{title}»: доплата теперь {copay}"

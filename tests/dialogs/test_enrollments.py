@@ -1,7 +1,7 @@
 """/enrollments: list → details → cancel with the refund shown first → done."""
 from __future__ import annotations
 
-from core.models import Enrollment, EnrollmentStatus, LedgerEntry
+from core.models import Enrollment, EnrollmentStatus, LedgerEntry, Unit
 from sqlalchemy import select
 from tests.dialogs.kit import (
     SNILS_1,
@@ -86,3 +86,66 @@ async def test_no_enrollments_offers_the_search(db, clock):
     await client.start()
     await client.send("/enrollments")
     assert "Записей пока нет" in client.text and client.has_button("Найти кружок")
+
+
+async def enroll_more(client: DialogClient, program_id: int) -> None:
+    await client.press(f"enr:start:{program_id}")
+    await client.click("Иванова Мария")
+    await client.click("Подтвердить")
+
+
+async def test_a_cancellation_names_each_programs_new_copayment(db, clock):
+    """Freed money covers the child's other co-payments first, oldest enrollment first;
+    the parent sees it before confirming and in the confirmation, and /enrollments and
+    /balance show the new figures."""
+    await add_nominal(db, MUNI, 2026, 1_200_000)
+    chess = await add_program(db, clock, title="Шахматы", price=300_000)          # Nov + Dec: 6 000 ₽
+    robots = await add_program(db, clock, title="Робототехника", price=400_000)   # 6 000 covered, 2 000 co-paid
+    guitar = await add_program(db, clock, title="Гитара", price=500_000)          # 10 000 co-paid
+    client = DialogClient(make_dialogs(db, clock))
+    await client.start()
+    await client.add_child("Иванова Мария Петровна", "05.03.2016", SNILS_1, MUNI)
+    for program_id in (chess, robots, guitar):
+        await enroll_more(client, program_id)
+        clock.advance(minutes=1)
+    clock.advance(days=1)      # not the enrollment's day: December of «Шахматы» comes back
+    await client.send("/enrollments")
+    await client.click("Робототехника")
+    assert "сертификатом 6 000 ₽, доплата 2 000 ₽" in client.text
+    await client.send("/enrollments")
+    await client.click("Шахматы")
+    await client.click("Отменить запись")
+    ask = client.text
+    assert "На сертификат вернётся: 3 000 ₽" in ask and "было 0 ₽, станет 0 ₽" in ask
+    assert "покроют доплату по другим записям" in ask
+    assert "«Робототехника»: доплата станет 0 ₽ (было 2 000 ₽)" in ask
+    assert "«Гитара»: доплата станет 9 000 ₽ (было 10 000 ₽)" in ask
+    await client.click("Да, отменить")
+    done = client.text
+    assert "Вернулось на сертификат: 3 000 ₽" in done
+    assert "«Робототехника»: доплата теперь 0 ₽" in done and "«Гитара»: доплата теперь 9 000 ₽" in done
+    assert "доступно 0 ₽, зарезервировано 12 000 ₽" in done
+    await client.click("Робототехника")
+    assert "сертификатом 8 000 ₽, доплата 0 ₽" in client.text
+    await client.send("/balance")
+    assert "Доступно: 0 ₽" in client.text and "Зарезервировано: 12 000 ₽" in client.text
+
+
+async def test_a_cancellation_on_an_hours_certificate_names_the_new_copayment_in_hours(db, clock):
+    await add_nominal(db, MUNI, 2026, 20, Unit.HOURS)
+    drawing = await add_program(db, clock, title="Рисование", price=None, hours=4)   # 8 h
+    dance = await add_program(db, clock, title="Танцы", price=None, hours=8)         # 12 h of 16
+    client = DialogClient(make_dialogs(db, clock))
+    await client.start()
+    await client.add_child("Иванова Мария Петровна", "05.03.2016", SNILS_1, MUNI)
+    await enroll_more(client, drawing)
+    clock.advance(minutes=1)
+    await enroll_more(client, dance)
+    clock.advance(hours=1)     # the same day: all 8 hours come back
+    await client.send("/enrollments")
+    await client.click("Рисование")
+    await client.click("Отменить запись")
+    assert "«Танцы»: доплата станет 0 ч (было 4 ч)" in client.text
+    await client.click("Да, отменить")
+    assert "Вернулось на сертификат: 8 ч" in client.text and "«Танцы»: доплата теперь 0 ч" in client.text
+    assert "доступно 4 ч, зарезервировано 16 ч" in client.text

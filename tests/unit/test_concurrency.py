@@ -107,3 +107,35 @@ async def test_concurrent_cancellations_refund_once(any_db, clock):
         refunds = (await s.execute(select(func.count()).select_from(LedgerEntry)
                                    .where(LedgerEntry.kind == LedgerKind.REFUND))).scalar()
     assert refunds == 2  # November and December, once each
+
+
+async def test_concurrent_cancellations_cover_the_next_co_payments_exactly(any_db, clock):
+    """Ten programs of one child: 12 000 ₽ covers the first six; cancelling those six at once
+    pays the other four's co-payments in full, each month once, and leaves 4 000 ₽ free."""
+    parent_id, child_id, program_ids = await _setup(any_db, clock, programs=10)
+    results = []
+    for program_id in program_ids:
+        results.append(await _enroll(any_db, clock, parent_id, child_id, program_id))
+        clock.advance(minutes=1)
+    assert [r.quote.copay for r in results] == [0] * 6 + [2000_00] * 4
+
+    async def _cancel(enrollment_id):
+        async with any_db.write() as s:
+            return await cancel(s, await s.get(Parent, parent_id), enrollment_id, clock)
+
+    outcomes = await asyncio.gather(*(_cancel(r.enrollment.id) for r in results[:6]), return_exceptions=True)
+    assert [o for o in outcomes if isinstance(o, BaseException)] == []
+    covered = sorted(c.enrollment_id for o in outcomes for c in o.covered)
+    assert covered == [r.enrollment.id for r in results[6:]]
+    async with any_db.read() as s:
+        b = await balance(s, (await s.execute(select(Certificate))).scalar_one(), 2026)
+        charges = (await s.execute(select(Charge.copay, Charge.covered).join(Enrollment)
+                                   .where(Enrollment.status == "active"))).all()
+        per_month = (await s.execute(
+            select(LedgerEntry.enrollment_id, LedgerEntry.month, func.sum(LedgerEntry.amount))
+            .where(LedgerEntry.kind == LedgerKind.RESERVE)
+            .group_by(LedgerEntry.enrollment_id, LedgerEntry.month))).all()
+    assert charges == [(0, 2000_00)] * 4
+    assert all(amount == 1000_00 for *_, amount in per_month)
+    assert b.available == 4000_00 and b.reserved == 8000_00
+    assert b.credited == b.available + b.reserved + b.spent + b.expired

@@ -91,6 +91,29 @@ async def test_a_renewal_shortfall_is_told_to_the_parent_once(db):
     assert len(telegram.sent) == 1
 
 
+async def test_new_enrollment_with_copay_queues_no_new_year_notice(db):
+    """The parent saw today's co-payment before confirming; "С 1 января продлена запись"
+    is only for the year rollover's renewals."""
+    clock = FixedClock(dt.datetime(2026, 11, 21, 12, 0))
+    _, result = await funded_child(db, clock, price_rub=9000)   # Nov + Dec: 18 000 ₽, 12 000 covered
+    assert result.quote.copay == 6000_00
+    report = await tasks.enqueue(db, clock)
+    async with db.read() as session:
+        pending = (await session.execute(select(func.count()).select_from(outbox.Outbox))).scalar_one()
+        [charge] = (await session.execute(select(Charge))).scalars().all()
+    assert report.queued_notices == 0 and pending == 0
+    assert charge.renewal is False and charge.notified_at is None and charge.copay == 6000_00
+    # The same enrollment continuing into 2027 with too little money is told on 1 January.
+    async with db.write() as session:
+        await factories.nominal(session, 2027, rubles=6000)
+    clock.set(dt.datetime(2027, 1, 1, 0, 10))
+    assert await tasks.run_year_rollover(db, clock) == 1
+    async with db.read() as session:
+        rows = (await session.execute(select(outbox.Outbox.kind, outbox.Outbox.ref_id))).all()
+        renewal = (await session.execute(select(Charge).where(Charge.year == 2027))).scalar_one()
+    assert renewal.renewal is True and rows == [(outbox.COPAY, renewal.id)]
+
+
 async def test_year_end_reminders_go_on_1_and_20_december_once_each(db):
     clock = FixedClock(dt.datetime(2026, 11, 21, 12, 0))
     parent, _ = await funded_child(db, clock)

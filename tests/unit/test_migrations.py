@@ -3,6 +3,7 @@ from the models): on SQLite and on PostgreSQL, after `migrate` to head."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 
 import pytest
@@ -123,3 +124,59 @@ async def test_the_word_index_is_built_anew_from_the_programs_either_way(tmp_pat
             assert (await search(session, SearchFilters(words="робот", age=9), clock=clock)).total == 0
     finally:
         await db.dispose()
+
+
+async def test_migration_0008_marks_renewals_and_lets_a_month_be_topped_up_not_closed_twice(tmp_path):
+    """Existing charges are renewals when their enrollment has an earlier year's charge;
+    afterwards a month may hold a second reservation but never a second settlement, and the
+    downgrade folds a topped-up month back into one row of the same amount."""
+    import sqlite3
+
+    from alembic import command
+
+    from bot.migrate import alembic_config
+
+    from core.clock import FixedClock
+    from core.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
+    from tests import factories as f
+
+    path = tmp_path / "ledger.sqlite3"
+    url = f"sqlite+aiosqlite:///{path}"
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0006")
+    clock = FixedClock(dt.datetime(2026, 12, 2, 12, 0))
+    db = Database(url)
+    try:
+        async with db.write() as s:   # the tables 0008 leaves alone, through the models
+            parent = await f.parent(s, clock)
+            child = await f.child(s, parent, clock)
+            program = await f.program(s, clock)
+            s.add(Certificate(child_id=child.id, number="1234567890", status=CertificateStatus.FUNDED,
+                              issued_at=clock.now(), valid_until=dt.date(2033, 3, 9)))
+            for _ in range(2):
+                s.add(Enrollment(child_id=child.id, program_id=program.id, status=EnrollmentStatus.CANCELLED,
+                                 enrolled_at=clock.now()))
+    finally:
+        await db.dispose()
+    now = "2026-12-02 10:00:00"
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO charges (enrollment_id, year, unit, months, cost, covered, copay, created_at)"
+            " VALUES (?, ?, 'rub', 4, 400, 400, 0, ?)", [(1, 2025, now), (1, 2026, now), (2, 2026, now)])
+        conn.execute("INSERT INTO ledger_entries (certificate_id, kind, amount, unit, year, month, enrollment_id,"
+                     " created_at) VALUES (1, 'reserve', 100, 'rub', 2026, 12, 2, ?)", (now,))
+    await asyncio.to_thread(upgrade, url)
+    add = ("INSERT INTO ledger_entries (certificate_id, kind, amount, unit, year, month, enrollment_id, created_at)"
+           " VALUES (1, ?, ?, 'rub', 2026, 12, 2, ?)")
+    with sqlite3.connect(path) as conn:
+        renewals = conn.execute("SELECT enrollment_id, year, renewal FROM charges ORDER BY id").fetchall()
+        conn.execute(add, ("reserve", 50, now))
+        conn.execute(add, ("settle", 150, now))
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute(add, ("refund", 150, now))
+    assert renewals == [(1, 2025, 0), (1, 2026, 1), (2, 2026, 0)]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM ledger_entries WHERE kind = 'settle'")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), "0006")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT kind, amount, month FROM ledger_entries").fetchall()
+    assert rows == [("reserve", 150, 12)]
