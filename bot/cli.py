@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 
+from bot import log_privacy
 from bot.config import Settings, get_settings
 from core.errors import DomainError
 
@@ -75,6 +76,8 @@ def parse_at(raw: str | None) -> dt.date | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Before the first record: no log line may carry a child's name, birth date or SNILS.
+    log_privacy.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
@@ -82,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bad setting is the operator's to fix
         print(f"error: bad settings: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger().setLevel(settings.log_level)
     command = COMMANDS[args.command]
     try:
         return command(args, settings)
