@@ -31,7 +31,7 @@ _PATTERNS = (
     re.compile(r"\bdate\(\d{4}, \d{1,2}, \d{1,2}\)"),
     # Names.
     re.compile(r"[А-Яа-яЁё]+(?:[-'’][А-Яа-яЁё]+)*"),
-    re.compile(r"(?:\\u04[0-9a-fA-F]{2})+"),
+    re.compile(r"(?:\\+u04[0-9a-fA-F]{2})+"),
     re.compile(r"(?:%D[01]%[89AB][0-9A-F])+", re.IGNORECASE),
     re.compile(r"\b[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?: [A-Z][a-z]+(?:[-'][A-Z][a-z]+)?){1,3}\b"),
 )
