@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: bad settings: {exc}", file=sys.stderr)
         return 2
     logging.getLogger().setLevel(settings.log_level)
+    if settings.log_level == "DEBUG":
+        # SQLAlchemy holds its loggers at WARNING unless told: DEBUG means every statement,
+        # its parameters and its rows too (masked like every record, bot/log_privacy.py).
+        logging.getLogger("sqlalchemy").setLevel(logging.DEBUG)
     command = COMMANDS[args.command]
     try:
         return command(args, settings)
