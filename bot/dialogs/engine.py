@@ -167,8 +167,7 @@ class Dialogs:
                 return await self._command(ctx, "start", "")
             return await self._text(ctx, text)
         except NeedConsent:
-            screen = await ctx.show("consent")
-            return Reply([with_prefix(screen, texts.CONSENT_FIRST)])
+            return await _start.consent_reply(ctx, texts.CONSENT_FIRST)
 
     async def _command(self, ctx: Ctx, name: str, words: str) -> Reply:
         found = COMMAND_HANDLERS.get(name)

@@ -88,7 +88,8 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
 
 @step("mydata")
 async def mydata_screen(ctx: Ctx) -> Screen:
-    return Screen(text=texts.MYDATA_TAIL, rows=rows(Button(texts.BTN_MENU, "cmd:menu")))
+    return Screen(text=texts.MYDATA_TAIL, rows=rows(
+        [Button(texts.BTN_FORGET, "cmd:forget"), Button(texts.BTN_MENU, "cmd:menu")]))
 
 
 @command("mydata")

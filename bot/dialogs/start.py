@@ -4,7 +4,7 @@ from __future__ import annotations
 from bot.dialogs import texts
 from bot.dialogs.consent_document import CONSENT_VERSION, consent_parts
 from bot.dialogs.screen import Button, Reply, Screen
-from bot.dialogs.state import COMMAND_HANDLERS, Ctx, Stale, action, command, on_text, rows, step
+from bot.dialogs.state import COMMAND_HANDLERS, Ctx, Stale, action, command, on_text, rows, step, with_prefix
 from core import consent, parents
 
 
@@ -28,6 +28,21 @@ async def consent_screen(ctx: Ctx) -> Screen:
     return Screen(text=text, rows=consent_buttons())
 
 
+def document_screens(ctx: Ctx) -> list[Screen]:
+    """The consent document as messages, the last one asking."""
+    return [Screen(text=part) for part in consent_parts(ctx.settings)] + [
+        Screen(text=texts.CONSENT_READ_TAIL, rows=consent_buttons())]
+
+
+async def consent_reply(ctx: Ctx, prefix: str = "") -> Reply:
+    """Where a parent without a valid consent is sent. One who agreed to an earlier version
+    is shown the new document straight away, and asked."""
+    screen = with_prefix(await ctx.show("consent"), prefix)
+    if not await ctx.consent_outdated():
+        return Reply([screen])
+    return Reply([Screen(text=screen.text), *document_screens(ctx)])
+
+
 @step("declined")
 async def declined_screen(ctx: Ctx) -> Screen:
     text = texts.CONSENT_DECLINED_OUTDATED if await ctx.consent_outdated() else texts.CONSENT_DECLINED
@@ -43,6 +58,7 @@ async def menu_screen(ctx: Ctx) -> Screen:
             [Button(texts.BTN_FIND, "cmd:find"), Button(texts.BTN_CHILDREN, "cmd:children")],
             [Button(texts.BTN_BALANCE, "cmd:balance"), Button(texts.BTN_ENROLLMENTS, "cmd:enrollments")],
             [Button(texts.BTN_SUBSCRIPTIONS, "cmd:subscribe"), Button(texts.BTN_HELP, "cmd:help")],
+            Button(texts.BTN_MYDATA, "cmd:mydata"),
         ),
     )
 
@@ -55,17 +71,17 @@ async def help_screen(ctx: Ctx) -> Screen:
 
 # --- commands ---------------------------------------------------------------------
 @command("start", consent=False)
-async def start(ctx: Ctx, words: str) -> Screen:
+async def start(ctx: Ctx, words: str) -> Reply | Screen:
     if await ctx.consented():
         return await ctx.show("menu", texts.GREETING)
-    return await ctx.show("consent")
+    return await consent_reply(ctx)
 
 
 @command("menu", consent=False)
-async def menu(ctx: Ctx, words: str) -> Screen:
+async def menu(ctx: Ctx, words: str) -> Reply | Screen:
     # A parent browsing the catalog before consent comes back to the consent screen.
     if not await ctx.consented():
-        return await ctx.show("consent")
+        return await consent_reply(ctx)
     return await ctx.show("menu")
 
 
@@ -97,11 +113,8 @@ async def press_command(ctx: Ctx, args: list[str]) -> Reply | Screen:
 async def press_consent(ctx: Ctx, args: list[str]) -> Reply | Screen:
     if args == ["read"]:
         # The document as several messages; the last one asks. The parent stays on "consent".
-        parts = consent_parts(ctx.settings)
         ctx.state["step"], ctx.state["data"] = "consent", {}
-        screens = [Screen(text=part) for part in parts]
-        screens.append(Screen(text=texts.CONSENT_READ_TAIL, rows=consent_buttons()))
-        return Reply(screens=screens)
+        return Reply(screens=document_screens(ctx))
     if args == ["yes"]:
         if await ctx.consented():
             return await ctx.show("menu")

@@ -101,14 +101,21 @@ async def test_a_new_consent_version_asks_again_before_showing_anything_personal
     async with db.write() as session:
         await session.execute(update(Parent).values(consent_version="2020-01-01"))
         await session.execute(update(Consent).values(version="2020-01-01"))
-    for command in ("/children", "/mydata", "/balance", "/enrollments"):
+    for command in ("/children", "/mydata", "/balance", "/enrollments", "/start"):
         await client.send(command)
-        assert "Текст согласия на обработку персональных данных изменился" in client.text, command
-        assert "Иванова" not in client.text and "445 95" not in client.text
+        shown = "\n".join(screen.text for screen in client.reply.screens)
+        # The new document itself, then the question.
+        assert "Текст согласия на обработку персональных данных изменился" in shown, command
+        assert f"версия {CONSENT_VERSION}" in shown and "Цели обработки" in shown, command
+        assert client.has_button("Согласен(на)")
+        assert "Иванова" not in shown and "445 95" not in shown
     # Nothing personal can be stored either.
-    await client.send("/children")
+    before = await snapshot(db)
     await client.press("ch:add")
-    assert "изменился" in client.text
+    assert "изменился" in client.reply.screens[0].text
+    await client.press("ch:name")
+    await client.send("Петров Пётр Ильич")
+    assert await snapshot(db) == before
     await client.click("Не согласен")
     assert "/forget" in client.text and "Иванова" not in client.text
 
@@ -301,3 +308,14 @@ async def test_forget_without_any_data_says_there_is_nothing_to_delete(db, clock
     await client.press("forget:yes")
     assert "кнопка устарела" in client.text
     assert await snapshot(db) == {key: 0 for key in await snapshot(db)}
+
+
+async def test_mydata_and_forget_are_reachable_by_buttons_alone(db, clock):
+    client = DialogClient(make_dialogs(db, clock))
+    await client.start()
+    await client.click("Мои данные")
+    assert "Какие данные о вас хранятся" in client.reply.screens[0].text
+    await client.click("Удалить мои данные")
+    assert "Вот что произойдёт" in client.text and client.has_button("Да, удалить мои данные")
+    await client.click("Нет")
+    assert "Главное меню" in client.text
