@@ -92,3 +92,14 @@ def test_the_filter_masks_message_arguments_and_tracebacks(debug_log):
     assert leaked(debug_log) == [] and "\\u0418" not in debug_log.text and "мария" not in debug_log.text
     assert "insert failed" in debug_log.text and "ValueError" in debug_log.text   # still useful
     assert "child *** *** *** born *** snils ***" in debug_log.text and "typed ['***', '***', '***']" in debug_log.text
+
+
+def test_log_level_setting_accepts_level_names_and_refuses_others():
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
+    assert Settings(_env_file=None, log_level="debug").log_level == "DEBUG"
+    assert Settings(_env_file=None).log_level == "INFO"
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None, log_level="chatty")
