@@ -51,9 +51,9 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
     account = [texts.MYDATA_TITLE, texts.MYDATA_ACCOUNT.format(
         platform=_platform(parent.platform), external_id=parent.external_id, created=_day(ctx, parent.created_at))]
     if data.consents:
-        last = data.consents[-1]
-        account.append(texts.MYDATA_CONSENT.format(version=last.version, given=_day(ctx, last.given_at),
-                                                   platform=_platform(last.platform)))
+        # Every agreement, oldest first: each version the parent accepted, and when.
+        account.extend(texts.MYDATA_CONSENT.format(version=c.version, given=_day(ctx, c.given_at),
+                                                   platform=_platform(c.platform)) for c in data.consents)
     else:
         account.append(texts.MYDATA_CONSENT_NONE)
     kids = [texts.MYDATA_CHILDREN_TITLE] if data.children else [texts.MYDATA_NO_CHILDREN]
