@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from bench import data
+from bot.dialogs.consent_document import CONSENT_VERSION
 from core.models import Category, Child, Municipality, Parent, Subscription, SubscriptionCategory
 from core.snils import control_number
 
@@ -41,7 +42,8 @@ async def add_parents(db: Any, clock: Any, count: int, *, platform: str = "teleg
         block = users[start:start + CHUNK]
         async with db.write() as session:
             await session.execute(insert(Parent), [
-                {"platform": platform, "external_id": str(u), "consent_at": now, "created_at": now} for u in block])
+                {"platform": platform, "external_id": str(u), "consent_at": now, "consent_version": CONSENT_VERSION,
+                 "created_at": now} for u in block])
             ids = dict((await session.execute(select(Parent.external_id, Parent.id).where(
                 Parent.platform == platform, Parent.external_id.in_([str(u) for u in block])))).all())
             if children:

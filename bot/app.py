@@ -17,6 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot import log_privacy
 from bot.config import Settings
 from bot.runtime import AppContext, keep_startup_objects_out_of_gc, make_clock, open_database
 
@@ -53,6 +54,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def _context(settings: Settings) -> AppContext:
+    log_privacy.install()   # also when started other than by bot/cli.py
+    if not (settings.pd_operator_name.strip() and settings.pd_operator_address.strip()):
+        log.warning("PD_OPERATOR_NAME / PD_OPERATOR_ADDRESS are empty: the consent document shows a placeholder")
     from bot.dialogs.engine import Dialogs
 
     db = await open_database(settings)

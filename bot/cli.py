@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from decimal import Decimal, InvalidOperation
 
+from bot import log_privacy
 from bot.config import Settings, get_settings
 from core.errors import DomainError
 
@@ -92,6 +93,8 @@ def parse_at(raw: str | None) -> dt.date | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Before the first record: no log line may carry a child's name, birth date or SNILS.
+    log_privacy.install()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
@@ -99,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - a bad setting is the operator's to fix
         print(f"error: bad settings: {exc}", file=sys.stderr)
         return 2
+    logging.getLogger().setLevel(settings.log_level)
+    if settings.log_level == "DEBUG":
+        # SQLAlchemy holds its loggers at WARNING unless told: DEBUG means every statement,
+        # its parameters and its rows too (masked like every record, bot/log_privacy.py).
+        logging.getLogger("sqlalchemy").setLevel(logging.DEBUG)
     command = COMMANDS[args.command]
     try:
         return command(args, settings)

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Moscow"
     # "123, vk:456, telegram:789": a bare id is allowed on every platform.
     admin_ids: Annotated[list[str], NoDecode] = []
+    # The operator of the personal data, as the consent document names them (152-ФЗ ст. 9).
+    pd_operator_name: str = ""
+    pd_operator_address: str = ""
+    # The level of every logger (DEBUG, INFO, WARNING…); records never carry children's data.
+    log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -34,6 +39,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        import logging
+
+        name = str(value or "INFO").strip().upper()
+        if not isinstance(logging.getLevelName(name), int):
+            raise ValueError(f"unknown log level {value!r}: DEBUG, INFO, WARNING, ERROR")
+        return name
 
     @property
     def telegram_enabled(self) -> bool:

@@ -162,10 +162,27 @@ class Parent(Base):
     platform: Mapped[str] = mapped_column(String(16))      # telegram | vk | console
     external_id: Mapped[str] = mapped_column(String(64))
     consent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The version of the consent document last agreed to (the history is in `consents`):
+    # kept on the row every update loads, so checking it costs no statement.
+    consent_version: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Set when the platform says the parent blocked the bot (Telegram 403, VK 901).
     unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Consent(Base):
+    """One agreement to one version of the consent document (152-ФЗ ст. 9): which version,
+    when and in which messenger. Kept after /forget as the proof the processing was lawful;
+    the parent row it points to is anonymised then."""
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), index=True)
+    version: Mapped[str] = mapped_column(String(16))
+    platform: Mapped[str] = mapped_column(String(16))
+    given_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Set when the consent is withdrawn (/forget).
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Child(Base):

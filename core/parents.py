@@ -4,9 +4,19 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core import consent
 from core.clock import Clock
 from core.errors import DomainError
-from core.models import Child, DialogState, Parent, Subscription, WaitlistEntry, WaitlistStatus
+from core.models import (
+    Child,
+    DialogState,
+    Enrollment,
+    EnrollmentStatus,
+    Parent,
+    Subscription,
+    WaitlistEntry,
+    WaitlistStatus,
+)
 
 
 # Built once: every update of every dialog looks its parent up, and building a statement
@@ -51,7 +61,8 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     """Delete the parent's personal data (SPEC /forget).
 
     Children lose name, birth date and SNILS; subscriptions and open places on
-    waiting lists go; the dialog state goes. Certificates, enrollments and
+    waiting lists go; active enrollments are cancelled first, each with the usual
+    refund, its seat freed for the waiting list; the dialog state goes. Certificates, enrollments and
     ledger rows stay, anonymised: money records are never deleted. The parent
     row is detached from the messenger account, so a later /start begins afresh.
     """
@@ -63,6 +74,10 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
                WaitlistEntry.status.in_([WaitlistStatus.WAITING, WaitlistStatus.OFFERED]))
         .values(status=WaitlistStatus.WITHDRAWN)
     )
+    # After the waiting places are withdrawn (a freed seat must not be offered to a child
+    # being forgotten), before the erase (cancelling needs the child and the consent).
+    await _cancel_active_enrollments(session, parent, clock)
+    await consent.withdraw_all(session, parent, now)
     await session.execute(
         update(Child).where(Child.parent_id == parent.id)
         .values(full_name=None, birth_date=None, snils=None, forgotten_at=now)
@@ -74,5 +89,23 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
         DialogState.platform == parent.platform, DialogState.user_id == parent.external_id))
     parent.external_id = f"forgotten:{parent.id}"
     parent.consent_at = None
+    parent.consent_version = None
     parent.forgotten_at = now
     await session.flush()
+
+
+async def active_enrollment_ids(session: AsyncSession, parent: Parent) -> list[int]:
+    """The parent's active enrollments (of children not forgotten), oldest first."""
+    return list((await session.execute(
+        select(Enrollment.id).join(Child, Enrollment.child_id == Child.id)
+        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None),
+               Enrollment.status == EnrollmentStatus.ACTIVE)
+        .order_by(Enrollment.enrolled_at, Enrollment.id))).scalars())
+
+
+async def _cancel_active_enrollments(session: AsyncSession, parent: Parent, clock: Clock) -> None:
+    # Imported here: core.enrollment checks consent through this module.
+    from core import enrollment
+
+    for enrollment_id in await active_enrollment_ids(session, parent):
+        await enrollment.cancel(session, parent, enrollment_id, clock)

@@ -23,6 +23,7 @@ from bot.dialogs.state import (
     ACTIONS,
     COMMAND_HANDLERS,
     TEXT_HANDLERS,
+    TEXT_WITHOUT_CONSENT,
     Ctx,
     NeedConsent,
     Stale,
@@ -44,6 +45,7 @@ from bot.dialogs import enrollments as _enrollments  # noqa: E402,F401  isort: s
 from bot.dialogs import waitlist as _waitlist  # noqa: E402,F401  isort: skip
 from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip
 from bot.dialogs import admin as _admin  # noqa: E402,F401  isort: skip
+from bot.dialogs import privacy as _privacy  # noqa: E402,F401  isort: skip
 
 log = logging.getLogger("bot.dialogs")
 
@@ -55,6 +57,8 @@ MAX_TEXT = 1000
 LAST_EVENT = "last_event"
 # VK's "Начать" button and its plain-word equivalents open /start.
 START_WORDS = {"начать", "start", "старт"}
+# Screens a parent may be on before consenting (a refusal there re-shows them).
+NO_CONSENT_STEPS = {"consent", "declined", "help", "find", "find.muni", "find.age", "find.cat", "card"}
 
 
 def command_menu() -> list[tuple[str, str]]:
@@ -164,8 +168,7 @@ class Dialogs:
                 return await self._command(ctx, "start", "")
             return await self._text(ctx, text)
         except NeedConsent:
-            screen = await ctx.show("consent")
-            return Reply([with_prefix(screen, texts.CONSENT_FIRST)])
+            return await _start.consent_reply(ctx, texts.CONSENT_FIRST)
 
     async def _command(self, ctx: Ctx, name: str, words: str) -> Reply:
         found = COMMAND_HANDLERS.get(name)
@@ -197,7 +200,7 @@ class Dialogs:
         handler = TEXT_HANDLERS.get(ctx.step_name)
         if handler is None:
             raise DomainError("choose_button")
-        if ctx.step_name != "consent":
+        if ctx.step_name not in TEXT_WITHOUT_CONSENT:
             await ctx.require_parent()
         return as_reply(await handler(ctx, text))
 
@@ -217,7 +220,7 @@ class Dialogs:
                 row = await load_state(session, platform, user_id)
                 ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
                           platform=platform, user_id=user_id, state=copy.deepcopy(row or {}))
-                if not await ctx.consented() and ctx.step_name not in ("consent", "declined", "help"):
+                if not await ctx.consented() and ctx.step_name not in NO_CONSENT_STEPS:
                     screen = await ctx.show("consent")
                 else:
                     screen = await ctx.render_current()

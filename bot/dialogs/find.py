@@ -1,5 +1,9 @@
 """/find [words]: the catalog with filters, five results a page, and program cards.
 
+Browsing needs no consent (nothing personal is involved): the search, its filters
+and the cards work before /start's agreement; choosing one's child as the age filter
+and the card's enroll button ask for consent first.
+
 The filters live in state["find"], apart from the current step, so a parent
 can open a card (or a digest's card) and come back to the same page.
 """
@@ -122,9 +126,11 @@ async def pick_muni_screen(ctx: Ctx) -> Screen:
 
 @step("find.age")
 async def pick_age_screen(ctx: Ctx) -> Screen:
-    parent = await ctx.require_parent()
-    kids = [Button(first_name(child), f"find:child:{child.id}")
-            for child in await core_children.list_children(ctx.session, parent) if child.birth_date]
+    kids = []
+    if await ctx.consented():
+        parent = await ctx.require_parent()
+        kids = [Button(first_name(child), f"find:child:{child.id}")
+                for child in await core_children.list_children(ctx.session, parent) if child.birth_date]
     ages = [Button(str(age), f"find:age:{age}") for age in AGE_CHOICES]
     return Screen(text=texts.FIND_PICK_CHILD, rows=rows(
         *chunked(kids, 3), *chunked(ages, 5), Button(texts.BTN_ANY_AGE, "find:age:0"),
@@ -171,7 +177,7 @@ async def card_screen(ctx: Ctx) -> Screen:
     return Screen(text=text, rows=rows(enroll, nav))
 
 
-@command("find")
+@command("find", consent=False)
 async def find_command(ctx: Ctx, words: str) -> Screen:
     if len(words) > MAX_WORDS:
         raise DomainError("words_too_long", limit=MAX_WORDS)
@@ -181,20 +187,19 @@ async def find_command(ctx: Ctx, words: str) -> Screen:
     return await ctx.show("find")
 
 
-@on_text("find")
+@on_text("find", consent=False)
 async def words_text(ctx: Ctx, text: str) -> Screen:
     return await find_command(ctx, text)
 
 
-@action("card")
+@action("card", consent=False)
 async def press_card(ctx: Ctx, args: list[str]) -> Screen:
     program = await catalog.get_program(ctx.session, int_arg(args, 0))
     return await ctx.show("card", program=program.id)
 
 
-@action("find")
+@action("find", consent=False)
 async def press_find(ctx: Ctx, args: list[str]) -> Screen:
-    await ctx.require_parent()
     f = filters_of(ctx)
     what, rest = (args[0] if args else ""), args[1:]
     if what == "back" and not rest:

@@ -1,10 +1,11 @@
-"""/start (greeting and consent), the main menu, /help, /cancel and /forget."""
+"""/start (greeting and the consent document), the main menu, /help and /cancel."""
 from __future__ import annotations
 
 from bot.dialogs import texts
+from bot.dialogs.consent_document import CONSENT_VERSION, consent_parts
 from bot.dialogs.screen import Button, Reply, Screen
-from bot.dialogs.state import COMMAND_HANDLERS, Ctx, Stale, action, command, on_text, rows, step
-from core import parents
+from bot.dialogs.state import COMMAND_HANDLERS, Ctx, Stale, action, command, on_text, rows, step, with_prefix
+from core import consent, parents
 
 
 def menu_button() -> Button:
@@ -12,19 +13,41 @@ def menu_button() -> Button:
 
 
 # --- screens ---------------------------------------------------------------------
+def consent_buttons() -> tuple[tuple[Button, ...], ...]:
+    return rows([Button(texts.BTN_AGREE, "consent:yes"), Button(texts.BTN_DISAGREE, "consent:no")],
+                Button(texts.BTN_READ_CONSENT, "consent:read"),
+                [Button(texts.BTN_BROWSE, "cmd:find"), Button(texts.BTN_HELP, "cmd:help")])
+
+
 @step("consent")
 async def consent_screen(ctx: Ctx) -> Screen:
-    return Screen(
-        text=f"{texts.GREETING}\n\n{texts.CONSENT}",
-        rows=rows(Button(texts.BTN_AGREE, "consent:yes"), Button(texts.BTN_DISAGREE, "consent:no"),
-                  Button(texts.BTN_HELP, "cmd:help")),
-    )
+    if await ctx.consent_outdated():
+        text = texts.CONSENT_NEW_VERSION.format(version=CONSENT_VERSION)
+    else:
+        text = f"{texts.GREETING}\n\n{texts.CONSENT}"
+    return Screen(text=text, rows=consent_buttons())
+
+
+def document_screens(ctx: Ctx) -> list[Screen]:
+    """The consent document as messages, the last one asking."""
+    return [Screen(text=part) for part in consent_parts(ctx.settings)] + [
+        Screen(text=texts.CONSENT_READ_TAIL, rows=consent_buttons())]
+
+
+async def consent_reply(ctx: Ctx, prefix: str = "") -> Reply:
+    """Where a parent without a valid consent is sent. One who agreed to an earlier version
+    is shown the new document straight away, and asked."""
+    screen = with_prefix(await ctx.show("consent"), prefix)
+    if not await ctx.consent_outdated():
+        return Reply([screen])
+    return Reply([Screen(text=screen.text), *document_screens(ctx)])
 
 
 @step("declined")
 async def declined_screen(ctx: Ctx) -> Screen:
-    return Screen(text=texts.CONSENT_DECLINED,
-                  rows=rows(Button(texts.BTN_START_AGAIN, "cmd:start"), Button(texts.BTN_HELP, "cmd:help")))
+    text = texts.CONSENT_DECLINED_OUTDATED if await ctx.consent_outdated() else texts.CONSENT_DECLINED
+    return Screen(text=text, rows=rows(Button(texts.BTN_START_AGAIN, "cmd:start"),
+                                       [Button(texts.BTN_BROWSE, "cmd:find"), Button(texts.BTN_HELP, "cmd:help")]))
 
 
 @step("menu")
@@ -35,6 +58,7 @@ async def menu_screen(ctx: Ctx) -> Screen:
             [Button(texts.BTN_FIND, "cmd:find"), Button(texts.BTN_CHILDREN, "cmd:children")],
             [Button(texts.BTN_BALANCE, "cmd:balance"), Button(texts.BTN_ENROLLMENTS, "cmd:enrollments")],
             [Button(texts.BTN_SUBSCRIPTIONS, "cmd:subscribe"), Button(texts.BTN_HELP, "cmd:help")],
+            Button(texts.BTN_MYDATA, "cmd:mydata"),
         ),
     )
 
@@ -45,22 +69,19 @@ async def help_screen(ctx: Ctx) -> Screen:
     return Screen(text=texts.HELP, rows=rows(back))
 
 
-@step("forget.ask")
-async def forget_screen(ctx: Ctx) -> Screen:
-    return Screen(text=texts.FORGET_ASK,
-                  rows=rows(Button(texts.BTN_FORGET_YES, "forget:yes"), Button(texts.BTN_NO, "cmd:menu")))
-
-
 # --- commands ---------------------------------------------------------------------
 @command("start", consent=False)
-async def start(ctx: Ctx, words: str) -> Screen:
+async def start(ctx: Ctx, words: str) -> Reply | Screen:
     if await ctx.consented():
         return await ctx.show("menu", texts.GREETING)
-    return await ctx.show("consent")
+    return await consent_reply(ctx)
 
 
-@command("menu")
-async def menu(ctx: Ctx, words: str) -> Screen:
+@command("menu", consent=False)
+async def menu(ctx: Ctx, words: str) -> Reply | Screen:
+    # A parent browsing the catalog before consent comes back to the consent screen.
+    if not await ctx.consented():
+        return await consent_reply(ctx)
     return await ctx.show("menu")
 
 
@@ -76,11 +97,6 @@ async def cancel(ctx: Ctx, words: str) -> Screen:
     return await ctx.show("menu", texts.CANCELLED)
 
 
-@command("forget")
-async def forget(ctx: Ctx, words: str) -> Screen:
-    return await ctx.show("forget.ask")
-
-
 # --- buttons -------------------------------------------------------------------------
 @action("cmd", consent=False)
 async def press_command(ctx: Ctx, args: list[str]) -> Reply | Screen:
@@ -94,10 +110,17 @@ async def press_command(ctx: Ctx, args: list[str]) -> Reply | Screen:
 
 
 @action("consent", consent=False)
-async def press_consent(ctx: Ctx, args: list[str]) -> Screen:
+async def press_consent(ctx: Ctx, args: list[str]) -> Reply | Screen:
+    if args == ["read"]:
+        # The document as several messages; the last one asks. The parent stays on "consent".
+        ctx.state["step"], ctx.state["data"] = "consent", {}
+        return Reply(screens=document_screens(ctx))
     if args == ["yes"]:
+        if await ctx.consented():
+            return await ctx.show("menu")
         parent = await parents.ensure_parent(ctx.session, ctx.platform, ctx.user_id)
-        await parents.give_consent(ctx.session, parent, ctx.clock)
+        await consent.record_consent(ctx.session, parent, version=CONSENT_VERSION, platform=ctx.platform,
+                                     clock=ctx.clock)
         ctx.set_parent(parent)
         return await ctx.show("menu", texts.CONSENT_THANKS)
     if args == ["no"]:
@@ -108,17 +131,6 @@ async def press_consent(ctx: Ctx, args: list[str]) -> Screen:
     raise Stale()
 
 
-@action("forget")
-async def press_forget(ctx: Ctx, args: list[str]) -> Screen:
-    if args != ["yes"] or ctx.step_name != "forget.ask":
-        raise Stale()
-    parent = await ctx.require_parent()
-    await parents.forget_parent(ctx.session, parent, ctx.clock)
-    # forget_parent removed the DialogState row; a later message starts afresh.
-    ctx.drop_state = True
-    return Screen(text=texts.FORGET_DONE, rows=rows(Button(texts.BTN_START_AGAIN, "cmd:start")))
-
-
-@on_text("consent")
+@on_text("consent", consent=False)
 async def consent_text(ctx: Ctx, text: str) -> Screen:
     return await ctx.show("consent", texts.CHOOSE_BUTTON)

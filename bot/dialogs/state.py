@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.dialogs.consent_document import CONSENT_VERSION
 from bot.dialogs.screen import Button, Reply, Screen
-from core import parents
+from core import consent, parents
 from core.clock import Clock
 from core.errors import DomainError
 from core.models import Parent
@@ -46,6 +47,8 @@ CommandHandler = Callable[["Ctx", str], Awaitable["Reply | Screen"]]
 
 STEPS: dict[str, Render] = {}
 TEXT_HANDLERS: dict[str, TextHandler] = {}
+# Steps whose typed text needs no consent (the consent screen, catalog search words).
+TEXT_WITHOUT_CONSENT: set[str] = set()
 ACTIONS: dict[str, tuple[ActionHandler, bool]] = {}
 COMMAND_HANDLERS: dict[str, tuple[CommandHandler, bool]] = {}
 
@@ -57,9 +60,11 @@ def step(name: str) -> Callable[[Render], Render]:
     return register
 
 
-def on_text(name: str) -> Callable[[TextHandler], TextHandler]:
+def on_text(name: str, *, consent: bool = True) -> Callable[[TextHandler], TextHandler]:
     def register(func: TextHandler) -> TextHandler:
         TEXT_HANDLERS[name] = func
+        if not consent:
+            TEXT_WITHOUT_CONSENT.add(name)
         return func
     return register
 
@@ -126,11 +131,16 @@ class Ctx:
         return self._parent
 
     async def consented(self) -> bool:
-        return parents.has_consent(await self.parent())
+        """Agreed to the consent document in force (an earlier version is asked again)."""
+        return consent.standing(await self.parent(), CONSENT_VERSION).current
+
+    async def consent_outdated(self) -> bool:
+        """Agreed to an earlier version of the document only."""
+        return consent.standing(await self.parent(), CONSENT_VERSION).outdated
 
     async def require_parent(self) -> Parent:
         parent = await self.parent()
-        if not parents.has_consent(parent):
+        if not consent.standing(parent, CONSENT_VERSION).current:
             raise NeedConsent()
         assert parent is not None
         return parent

@@ -44,12 +44,14 @@ async def test_consent_creates_the_parent_and_opens_the_menu(db, clock):
     assert parent.consent_at is not None and parent.external_id == "1"
 
 
-async def test_every_command_but_start_help_cancel_asks_for_consent_first(db, clock):
+async def test_every_personal_command_asks_for_consent_first(db, clock):
     client = DialogClient(make_dialogs(db, clock))
-    for command in ("/find", "/children", "/balance", "/enrollments", "/subscribe", "/forget"):
+    for command in ("/children", "/balance", "/enrollments", "/subscribe", "/mydata"):
         await client.send(command)
         assert "Сначала нужно ваше согласие" in client.last.text, command
         assert client.has_button("Согласен")
+    await client.send("/forget")
+    assert "ничего о вас не храню" in client.last.text
     await client.send("/help")
     assert "до 18" in client.last.text and "31 декабря" in client.last.text
     await client.send("/cancel")
@@ -127,7 +129,7 @@ async def test_forget_deletes_personal_data_after_confirmation(db, clock):
     await client.start()
     await client.add_child("Иванова Мария Петровна", "05.03.2016", SNILS_1, "Город Тест")
     await client.send("/forget")
-    assert "Удалить ваши персональные данные" in client.last.text
+    assert "Удаление ваших персональных данных" in client.last.text
     await client.click("Нет")
     assert (await children_of(db))[0].snils == "11223344595"
 

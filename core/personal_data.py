@@ -1,0 +1,66 @@
+"""What is stored about a parent (152-ФЗ ст. 14, /mydata) and what /forget will do.
+
+Both read only the asking parent's own rows: every query starts from the parent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import consent, enrollment, parents, subscriptions
+from core.children import list_children
+from core.clock import Clock
+from core.models import Child, Consent, Enrollment, Parent, Subscription, WaitlistEntry, WaitlistStatus
+
+OPEN_WAITING = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+@dataclass
+class StoredData:
+    parent: Parent
+    consents: list[Consent]
+    children: list[Child]
+    enrollments: list[Enrollment]
+    waiting: list[WaitlistEntry]
+    subscriptions: list[Subscription]
+
+
+async def open_waiting(session: AsyncSession, parent: Parent) -> list[WaitlistEntry]:
+    return list((await session.execute(
+        select(WaitlistEntry).join(Child, WaitlistEntry.child_id == Child.id)
+        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None),
+               WaitlistEntry.status.in_(OPEN_WAITING))
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id))).scalars().unique())
+
+
+async def stored_about(session: AsyncSession, parent: Parent) -> StoredData:
+    """Everything kept about the parent and their (not forgotten) children."""
+    parents.require_consent(parent)
+    return StoredData(
+        parent=parent,
+        consents=await consent.history(session, parent),
+        children=await list_children(session, parent),
+        enrollments=await enrollment.list_enrollments(session, parent),
+        waiting=await open_waiting(session, parent),
+        subscriptions=await subscriptions.list_subscriptions(session, parent),
+    )
+
+
+@dataclass
+class ForgetPlan:
+    """What /forget will do, shown before the parent confirms."""
+    cancellations: list[enrollment.CancelQuote] = field(default_factory=list)
+    waiting: list[WaitlistEntry] = field(default_factory=list)
+    subscriptions: int = 0
+    children: list[Child] = field(default_factory=list)
+
+
+async def forget_plan(session: AsyncSession, parent: Parent, clock: Clock) -> ForgetPlan:
+    parents.require_consent(parent)
+    quotes = [await enrollment.cancel_quote(session, parent, enrollment_id, clock)
+              for enrollment_id in await parents.active_enrollment_ids(session, parent)]
+    return ForgetPlan(cancellations=quotes, waiting=await open_waiting(session, parent),
+                      subscriptions=len(await subscriptions.list_subscriptions(session, parent)),
+                      children=await list_children(session, parent))
