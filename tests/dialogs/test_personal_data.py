@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from bot.config import Settings
 from bot.dialogs.consent_document import CONSENT_VERSION, OPERATOR_NAME_MISSING
 from bot.dialogs.engine import Dialogs
-from core.enrollment import seats_left
+from core import waitlist
 from core.models import (
     Child,
     Consent,
@@ -260,14 +260,16 @@ async def test_forget_cancels_enrollments_refunds_and_frees_seats_for_the_waitin
         refunds = list((await session.execute(
             select(LedgerEntry.month, LedgerEntry.amount).where(LedgerEntry.kind == LedgerKind.REFUND))).all())
         program = await session.get(Program, program_id)
-        free = await seats_left(session, program)
-        waiting = (await session.execute(select(WaitlistEntry.status))).scalar_one()
+        free_for_others = await waitlist.seats_left(session, program, clock)
+        waiting_entry = (await session.execute(select(WaitlistEntry))).scalar_one()
+        free = await waitlist.seats_left(session, program, clock, for_child=waiting_entry.child_id)
+        waiting = waiting_entry.status
         forgotten = (await session.execute(select(Child).where(Child.forgotten_at.is_not(None)))).scalar_one()
         consent = (await session.execute(select(Consent).where(Consent.parent_id == forgotten.parent_id))).scalar_one()
     assert enrollment.status is EnrollmentStatus.CANCELLED and enrollment.cancelled_at is not None
     assert refunds == [(12, 150_000)]      # December back; November is the current month
-    assert free == 1
-    assert waiting is not WaitlistStatus.WAITING   # the other family's child is offered the seat
+    assert free == 1 and free_for_others == 0     # held for the first in line, nobody else's
+    assert waiting is WaitlistStatus.OFFERED       # the other family's child is offered the seat
     assert forgotten.full_name is None and forgotten.snils is None and forgotten.birth_date is None
     assert consent.withdrawn_at is not None
     assert await count(db, Subscription) == 0

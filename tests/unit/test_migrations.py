@@ -136,35 +136,34 @@ async def test_migration_0008_marks_renewals_and_lets_a_month_be_topped_up_not_c
 
     from bot.migrate import alembic_config
 
-    from core.clock import FixedClock
-    from core.models import Certificate, CertificateStatus, Enrollment, EnrollmentStatus
-    from tests import factories as f
-
     path = tmp_path / "ledger.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"
-    await asyncio.to_thread(command.upgrade, alembic_config(url), "0006")
-    clock = FixedClock(dt.datetime(2026, 12, 2, 12, 0))
-    db = Database(url)
-    try:
-        async with db.write() as s:   # the tables 0008 leaves alone, through the models
-            parent = await f.parent(s, clock)
-            child = await f.child(s, parent, clock)
-            program = await f.program(s, clock)
-            s.add(Certificate(child_id=child.id, number="1234567890", status=CertificateStatus.FUNDED,
-                              issued_at=clock.now(), valid_until=dt.date(2033, 3, 9)))
-            for _ in range(2):
-                s.add(Enrollment(child_id=child.id, program_id=program.id, status=EnrollmentStatus.CANCELLED,
-                                 enrolled_at=clock.now()))
-    finally:
-        await db.dispose()
+    before = "0009"   # the revision 0008 follows
+    await asyncio.to_thread(command.upgrade, alembic_config(url), before)
+    # Plain SQL, not the models: the models are those of the latest revision.
     now = "2026-12-02 10:00:00"
     with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO municipalities (id, name) VALUES (1, 'г. Тест')")
+        conn.execute("INSERT INTO parents (id, platform, external_id, consent_at, created_at)"
+                     " VALUES (1, 'test', '1', ?, ?)", (now, now))
+        conn.execute("INSERT INTO children (id, parent_id, full_name, birth_date, snils, snils_confirmed,"
+                     " municipality_id, created_at) VALUES (1, 1, 'Иванов Пётр Сергеевич', '2015-03-10',"
+                     " '11223344595', 1, 1, ?)", (now,))
+        conn.execute("INSERT INTO programs (id, external_id, title, provider, provider_kind, municipality_id,"
+                     " category, age_min, age_max, price_per_month, start_date, end_date, address, schedule,"
+                     " seats, funding, description, search_text, published_at, updated_at) VALUES (1, 'P-1',"
+                     " 'Робототехника', 'МБУ ДО', 'municipal', 1, 'technical', 5, 17, 300000, '2026-09-01',"
+                     " '2027-05-31', '', '', 20, 'certificate', '', '', ?, ?)", (now, now))
+        conn.execute("INSERT INTO certificates (id, child_id, number, status, issued_at, valid_until)"
+                     " VALUES (1, 1, '1234567890', 'funded', ?, '2033-03-09')", (now,))
+        conn.executemany("INSERT INTO enrollments (id, child_id, program_id, status, enrolled_at)"
+                         " VALUES (?, 1, 1, 'cancelled', ?)", [(1, now), (2, now)])
         conn.executemany(
             "INSERT INTO charges (enrollment_id, year, unit, months, cost, covered, copay, created_at)"
             " VALUES (?, ?, 'rub', 4, 400, 400, 0, ?)", [(1, 2025, now), (1, 2026, now), (2, 2026, now)])
         conn.execute("INSERT INTO ledger_entries (certificate_id, kind, amount, unit, year, month, enrollment_id,"
                      " created_at) VALUES (1, 'reserve', 100, 'rub', 2026, 12, 2, ?)", (now,))
-    await asyncio.to_thread(upgrade, url)
+    await asyncio.to_thread(command.upgrade, alembic_config(url), "0008")
     add = ("INSERT INTO ledger_entries (certificate_id, kind, amount, unit, year, month, enrollment_id, created_at)"
            " VALUES (1, ?, ?, 'rub', 2026, 12, 2, ?)")
     with sqlite3.connect(path) as conn:
@@ -176,7 +175,7 @@ async def test_migration_0008_marks_renewals_and_lets_a_month_be_topped_up_not_c
     assert renewals == [(1, 2025, 0), (1, 2026, 1), (2, 2026, 0)]
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM ledger_entries WHERE kind = 'settle'")
-    await asyncio.to_thread(command.downgrade, alembic_config(url), "0006")
+    await asyncio.to_thread(command.downgrade, alembic_config(url), before)
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT kind, amount, month FROM ledger_entries").fetchall()
     assert rows == [("reserve", 150, 12)]

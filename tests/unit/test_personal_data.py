@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from core import consent, personal_data
-from core.enrollment import enroll, join_waitlist, seats_left
+from core import waitlist
+from core.enrollment import enroll, join_waitlist
 from core.errors import DomainError
 from core.models import Consent, Enrollment, EnrollmentStatus, LedgerEntry, LedgerKind, WaitlistEntry, WaitlistStatus
 from core.parents import ensure_parent, forget_parent
@@ -55,13 +56,16 @@ async def test_forgetting_cancels_active_enrollments_with_the_usual_refund_and_f
         enrollment = (await s.execute(select(Enrollment))).scalar_one()
         refunds = (await s.execute(select(LedgerEntry.month, LedgerEntry.amount)
                                    .where(LedgerEntry.kind == LedgerKind.REFUND))).all()
-        free = await seats_left(s, await s.get(type(enrollment.program), program_id))
+        program = await s.get(type(enrollment.program), program_id)
+        free_for_others = await waitlist.seats_left(s, program, clock)
+        free = await waitlist.seats_left(s, program, clock, for_child=other_child_id)
         waiting = (await s.execute(select(WaitlistEntry.status)
                                    .where(WaitlistEntry.child_id == other_child_id))).scalar_one()
         withdrawn = (await s.execute(select(Consent.withdrawn_at).where(Consent.parent_id == parent.id))).all()
     assert enrollment.status is EnrollmentStatus.CANCELLED
     assert [tuple(r) for r in refunds] == [(12, 3000_00)]
-    assert free == 1 and waiting is not WaitlistStatus.WAITING
+    # The freed seat is held for the first in line: theirs, nobody else's.
+    assert free == 1 and free_for_others == 0 and waiting is WaitlistStatus.OFFERED
     assert [w for (w,) in withdrawn] == [clock.now()]   # the agreement kept, marked withdrawn
 
 
