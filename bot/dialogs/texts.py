@@ -468,3 +468,20 @@ STATS_DENIED = "Эта команда только для операторов �
 # --- VK keyboard paging (bot/handlers/vk_keyboard.py) ---
 LABEL_PREV = "◀ Назад"
 LABEL_NEXT = "Ещё ▶"
+
+# --- WP1a: study months and the whole cost before confirming ---
+MONTHS_RANGE = "{first} — {last}"
+MONTHS_COUNT = "{months} ({count} мес.)"
+QUOTE_NOT_THIS_YEAR = (
+    "Запись: {child} → «{title}»\n"
+    "В {year} году занятий по программе нет, платить в этом году не нужно. "
+    "Баланс сертификата не изменится: {before}."
+)
+QUOTE_LATER_TITLE = (
+    "\n\nПрограмма идёт и в следующие годы. Это оценка: номинал на новый год утверждают в начале года, "
+    "здесь посчитано по номиналу {year} года, и сначала оплачиваются более ранние записи ребёнка."
+)
+QUOTE_LATER_LINE = "\n• {year}: {months} — стоимость {cost}, сертификатом ≈ {covered}, доплата ≈ {copay}"
+QUOTE_LATER_MORE = "\n• …и дальше, до {year} года"
+ENROLLMENT_LATER_TITLE = "\nСледующие годы (оценка по номиналу {year} года):"
+REFUSALS["no_months_left"] = "У программы больше не будет занятий — записаться нельзя."
