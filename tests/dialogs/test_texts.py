@@ -22,6 +22,7 @@ REASONS = {
     "nominal_not_set": {"municipality": "Город Тест", "year": 2026}, "paid_program": {"provider": "ИП"},
     "program_finished": {"end_date": dt.date(2026, 5, 31)}, "price_missing": {}, "certificate_expired": {"age": 18},
     "not_active": {}, "too_many_subscriptions": {"limit": 10}, "category_invalid": {},
+    "no_months_left": {},
 }
 
 
