@@ -20,13 +20,13 @@ def child_label(child) -> str:  # type: ignore[no-untyped-def]
     return fmt.short(child.full_name or "—", 30)
 
 
-def _months(months: list[int]) -> str:
-    """[1..5, 9..12] → 'январь — май, сентябрь — декабрь'; short runs are listed."""
+def _runs(months: list[int]) -> str:
+    """Consecutive months as 'январь — май'; runs of one or two are listed."""
     pieces: list[str] = []
     i = 0
     while i < len(months):
         j = i
-        while j + 1 < len(months) and months[j + 1] == months[j] + 1:
+        while j + 1 < len(months) and months[j + 1] % 12 == (months[j] + 1) % 12:
             j += 1
         if j - i >= 2:
             pieces.append(texts.MONTHS_RANGE.format(first=texts.MONTHS[months[i] - 1],
@@ -35,6 +35,19 @@ def _months(months: list[int]) -> str:
             pieces.extend(texts.MONTHS[m - 1] for m in months[i:j + 1])
         i = j + 1
     return ", ".join(pieces) or "—"
+
+
+def _months(months: list[int]) -> str:
+    """A year's months in calendar order: [1..5, 9..12] → 'январь — май, сентябрь — декабрь'."""
+    return _runs(sorted(months))
+
+
+def study_months_text(months: frozenset[int]) -> str:
+    """A program's study months from the first after a break: 'сентябрь — май', 'ноябрь — март'."""
+    if len(months) == 12:
+        return _runs(list(range(1, 13)))
+    first = next(m for m in range(1, 13) if m in months and (m - 2) % 12 + 1 not in months)
+    return _runs([(first - 1 + k) % 12 + 1 for k in range(12) if (first - 1 + k) % 12 + 1 in months])
 
 
 def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> str:  # type: ignore[no-untyped-def]
@@ -71,7 +84,8 @@ def quote_text(q: Quote) -> str:
             needed=fmt.amount(q.budget_warning.needed_from_september, q.unit),
             left=fmt.amount(q.budget_warning.left_after, q.unit))
     if q.later_years:
-        text += texts.QUOTE_LATER_TITLE.format(year=q.year) + later_years_text(q.later_years, q.unit, q.program.end_date.year)
+        text += texts.QUOTE_LATER_TITLE.format(year=q.year)
+        text += later_years_text(q.later_years, q.unit, q.program.end_date.year)
     return text
 
 

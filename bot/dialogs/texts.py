@@ -483,5 +483,6 @@ QUOTE_LATER_TITLE = (
 )
 QUOTE_LATER_LINE = "\n• {year}: {months} — стоимость {cost}, сертификатом ≈ {covered}, доплата ≈ {copay}"
 QUOTE_LATER_MORE = "\n• …и дальше, до {year} года"
+CARD_MONTHS = "\nМесяцы занятий: {months}"
 ENROLLMENT_LATER_TITLE = "\nСледующие годы (оценка по номиналу {year} года):"
 REFUSALS["no_months_left"] = "У программы больше не будет занятий — записаться нельзя."

@@ -112,3 +112,17 @@ async def test_a_cancelled_enrollment_shows_no_estimate(db, clock):
         enrollment_id = (await session.execute(select(Enrollment.id))).scalar_one()
     await client.press(f"enl:view:{enrollment_id}")
     assert "отменена" in client.text and "Следующие годы" not in client.text
+
+
+async def test_a_program_card_names_its_study_months(db, clock):
+    camp = await add_program(db, clock, title="Летний лагерь", months="6-8",
+                             start=dt.date(2026, 1, 1), end=dt.date(2027, 8, 31))
+    school = await add_program(db, clock, title="Робототехника")
+    winter = await add_program(db, clock, title="Лыжи", months="1-3,11-12")
+    client = await parent_with_child(db, clock)
+    await client.press(f"card:{camp}")
+    assert "Месяцы занятий: июнь — август" in client.text
+    await client.press(f"card:{school}")
+    assert "Месяцы занятий: сентябрь — май" in client.text      # the default: no summer
+    await client.press(f"card:{winter}")
+    assert "Месяцы занятий: ноябрь — март" in client.text
