@@ -41,6 +41,8 @@ async def details_screen(ctx: Ctx) -> Screen:
     if item.cancelled_at is not None:
         text += texts.ENROLLMENT_CANCELLED_AT.format(date=fmt.date(item.cancelled_at.astimezone(ctx.clock.tz)))
     for charge in await enrollment.charges_for(ctx.session, item):
+        if not charge.months:
+            continue  # enrolled ahead of a program's first year: nothing charged, nothing to show
         text += texts.ENROLLMENT_CHARGE.format(
             year=charge.year, months=charge.months, cost=fmt.amount(charge.cost, charge.unit),
             covered=fmt.amount(charge.covered, charge.unit), copay=fmt.amount(charge.copay, charge.unit))

@@ -126,3 +126,16 @@ async def test_a_program_card_names_its_study_months(db, clock):
     assert "Месяцы занятий: сентябрь — май" in client.text      # the default: no summer
     await client.press(f"card:{winter}")
     assert "Месяцы занятий: ноябрь — март" in client.text
+
+
+async def test_enrollment_ahead_of_a_programs_first_year_shows_no_empty_charge(db, clock):
+    await add_nominal(db, MUNI, 2026, 1_200_000)
+    program_id = await add_program(db, clock, title="Весенний курс", price=200_000,
+                                   start=dt.date(2027, 1, 11), end=dt.date(2027, 5, 31))
+    client = await parent_with_child(db, clock)
+    await preview(client, program_id)
+    await client.click("Подтвердить")
+    await client.send("/enrollments")
+    await client.click("Весенний курс")
+    assert "2026:" not in client.text and "стоимость 0 ₽" not in client.text
+    assert "• 2027: январь — май (5 мес.) — стоимость 10 000 ₽, сертификатом ≈ 10 000 ₽" in client.text
