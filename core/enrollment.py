@@ -216,7 +216,7 @@ async def _quote(session: AsyncSession, child: Child, program: Program, clock: C
         need = await _september_need(session, child, year, unit, program, dict(allocation.per_month))
         if need > after:
             warning = BudgetWarning(needed_from_september=need, left_after=after)
-    later = await estimate_later_years(session, child, program, year, unit)
+    later = await estimate_later_years(session, child, program, year, unit, nominal=credits_nominal or None)
     return Quote(child=child, program=program, year=year, unit=unit, months=months, cost=allocation.cost,
                  covered=allocation.covered, copay=allocation.copay, balance_before=before,
                  balance_after=after, issues_certificate=issues, status_after=CertificateStatus.FUNDED,

@@ -51,9 +51,10 @@ async def _earlier_enrollments(session: AsyncSession, child: Child, first_year: 
 
 
 async def estimate_later_years(session: AsyncSession, child: Child, program: Program, year: int, unit: Unit,
-                               before: Enrollment | None = None) -> list[YearEstimate]:
+                               before: Enrollment | None = None, nominal: int | None = None) -> list[YearEstimate]:
     """Each year after `year` in which `program` is taught: its cost and the share
-    the certificate would cover at this year's nominal (see the module docstring)."""
+    the certificate would cover at this year's nominal (see the module docstring;
+    `nominal` when the caller has read it already)."""
     years = later_years(program, year)
     if not years or program.funding is not Funding.CERTIFICATE:
         return []
@@ -61,8 +62,10 @@ async def estimate_later_years(session: AsyncSession, child: Child, program: Pro
         price = price_per_month(program, unit)
     except DomainError:
         return []
-    nominal = await this_years_nominal(session, child, year, unit)
-    earlier = await _earlier_enrollments(session, child, year, before)
+    if nominal is None:
+        nominal = await this_years_nominal(session, child, year, unit)
+    # A child without a certificate has never enrolled (every enrollment issues one).
+    earlier = await _earlier_enrollments(session, child, year, before) if child.certificate is not None else []
     estimates = []
     for later in years:
         left = nominal
