@@ -35,10 +35,6 @@ COLUMNS = (
     "age_min", "age_max", "price_per_month", "hours_per_month", "start_date", "end_date",
     "address", "schedule", "seats", "funding", "description",
 )
-# Optional columns, read by header name after the fixed ones (CSV) or by key
-# (JSON): column → (Program attribute, reader of the raw value). An absent or
-# empty column stores None (the program's default).
-OPTIONAL: dict[str, tuple[str, Any]] = {}
 REQUIRED = frozenset({
     "external_id", "title", "provider", "provider_kind", "municipality", "category",
     "age_min", "age_max", "start_date", "end_date", "seats", "funding",
@@ -364,7 +360,13 @@ def _months(value: Any) -> str:
         raise _Bad(f"months '{value.strip()[:40]}': {exc}") from None
 
 
-OPTIONAL["months"] = ("study_months", _months)
+# Optional columns, read by header name after the fixed ones (CSV) or by key
+# (JSON): column → (Program attribute, reader of a non-empty raw value that
+# returns the stored value or raises _Bad). An absent or empty column stores
+# None, the program's default.
+OPTIONAL: dict[str, tuple[str, Any]] = {
+    "months": ("study_months", _months),
+}
 
 
 def _taught_within(months: str, start: dt.date, end: dt.date) -> bool:
