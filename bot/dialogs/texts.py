@@ -474,7 +474,7 @@ MONTHS_RANGE = "{first} — {last}"
 MONTHS_COUNT = "{months} ({count} мес.)"
 QUOTE_NOT_THIS_YEAR = (
     "Запись: {child} → «{title}»\n"
-    "В {year} году занятий по программе нет, платить в этом году не нужно. "
+    "До конца {year} года занятий по программе нет, платить в этом году не нужно. "
     "Баланс сертификата не изменится: {before}."
 )
 QUOTE_LATER_TITLE = (

@@ -51,7 +51,7 @@ async def test_program_starting_next_year_is_not_quoted_as_free(db, clock):
     client = await parent_with_child(db, clock)
     text = await preview(client, program_id)
     assert "Стоимость: 0 ₽" not in text
-    assert "В 2026 году занятий по программе нет, платить в этом году не нужно" in text
+    assert "До конца 2026 года занятий по программе нет, платить в этом году не нужно" in text
     assert "Баланс сертификата не изменится: 12 000 ₽" in text
     assert "• 2027: январь — май (5 мес.) — стоимость 10 000 ₽, сертификатом ≈ 10 000 ₽, доплата ≈ 0 ₽" in text
     await client.click("Подтвердить")
@@ -64,7 +64,7 @@ async def test_a_summer_camp_is_quoted_for_its_summer(db, clock):
                                    start=dt.date(2026, 1, 1), end=dt.date(2027, 12, 31), months="6-8")
     client = await parent_with_child(db, clock)
     text = await preview(client, program_id)
-    assert "В 2026 году занятий по программе нет" in text
+    assert "До конца 2026 года занятий по программе нет" in text
     assert "• 2027: июнь — август (3 мес.) — стоимость 15 000 ₽, сертификатом ≈ 12 000 ₽, доплата ≈ 3 000 ₽" in text
 
 
@@ -139,3 +139,13 @@ async def test_enrollment_ahead_of_a_programs_first_year_shows_no_empty_charge(d
     await client.click("Весенний курс")
     assert "2026:" not in client.text and "стоимость 0 ₽" not in client.text
     assert "• 2027: январь — май (5 мес.) — стоимость 10 000 ₽, сертификатом ≈ 10 000 ₽" in client.text
+
+
+async def test_summer_months_are_not_charged_in_the_preview(db, clock):
+    clock.set(dt.datetime(2026, 5, 20, 12, 0))
+    await add_nominal(db, MUNI, 2026, 1_200_000)
+    program_id = await add_program(db, clock, title="Шахматы", price=100_000,
+                                   start=dt.date(2025, 9, 1), end=dt.date(2026, 12, 20))
+    client = await parent_with_child(db, clock)
+    text = await preview(client, program_id)
+    assert "Месяцы 2026 года: май, сентябрь — декабрь" in text and "Стоимость: 5 000 ₽" in text
