@@ -69,5 +69,5 @@ def test_money_text_reads_back_to_the_same_kopecks(kopecks):
 def test_the_help_tells_the_facts_of_the_certificate():
     for fact in ("от 5 до 18 лет", "один раз", "до 18-летия", "не подтверждён", "учёт", "с номиналом",
                  "31 декабря", "январь — май", "сентябрь — декабрь", "доплатить", "Обналичить",
-                 "другому ребёнку", "вернётся"):
+                 "другому ребёнку", "вернётся", "кроме июня, июля и августа", "каждого следующего года"):
         assert fact in texts.HELP, fact
