@@ -81,6 +81,11 @@ def later_years(program: Program, after_year: int) -> list[int]:
     return [year for year in range(after_year + 1, last + 1) if payable_months(program, year)]
 
 
+def taught_after(program: Program, year: int) -> bool:
+    """Has the program a study month in any year after `year`?"""
+    return any(payable_months(program, later) for later in range(year + 1, program.end_date.year + 1))
+
+
 def estimate_year(program: Program, year: int, price: int, left: int) -> YearEstimate:
     """`left`: what the nominal leaves once the child's earlier enrollments took theirs."""
     months = payable_months(program, year)

@@ -26,7 +26,7 @@ from core.certificates import (
 )
 from core.children import age_on, get_child, list_children
 from core.clock import Clock
-from core.costing import YearEstimate, allocate, later_years, payable_months, price_per_month
+from core.costing import YearEstimate, allocate, payable_months, price_per_month, taught_after
 from core.errors import DomainError, NotFound
 from core.estimates import estimate_later_years
 from core.models import (
@@ -178,7 +178,7 @@ async def _quote(session: AsyncSession, child: Child, program: Program, clock: C
     today = clock.today()
     year = today.year
     await _check_child_and_program(session, child, program, today)
-    if not payable_months(program, year, today.month) and not later_years(program, year):
+    if not payable_months(program, year, today.month) and not taught_after(program, year):
         raise DomainError("no_months_left", end_date=program.end_date)  # its last study month is past
     certificate = child.certificate
     issues = certificate is None

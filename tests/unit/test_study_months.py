@@ -230,3 +230,13 @@ def test_an_unknown_optional_column_is_still_refused(tmp_path: Path):
     with pytest.raises(ImportRejected) as refusal:
         parse_csv(HEADER + ",mnths\n")
     assert [(p.line, p.reason) for p in refusal.value.problems] == [(1, "unknown column 'mnths'")]
+
+
+async def test_a_program_starting_years_ahead_can_be_enrolled(db, clock):
+    async with db.write() as s:
+        await f.nominal(s, 2026)
+        parent = await f.parent(s, clock)
+        child = await f.child(s, parent, clock)
+        later = await f.program(s, clock, start=dt.date(2034, 9, 1), end=dt.date(2035, 5, 31))
+        q = await quote(s, parent, child.id, later.id, clock)
+    assert q.months == [] and q.cost == 0
