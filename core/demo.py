@@ -14,7 +14,7 @@ from core import municipalities
 from core.certificates import set_nominal
 from core.clock import Clock
 from core.db import Database
-from core.demo_catalog import NOMINALS, PROGRAMS
+from core.demo_catalog import NOMINALS, PROGRAMS, STUDY_MONTHS
 from core.importer import ImportReport, import_rows
 from core.models import Program, Unit
 
@@ -35,6 +35,8 @@ PERIODS: dict[str, Callable[[dt.date], tuple[dt.date, dt.date]]] = {
     "year": lambda t: (dt.date(t.year, 1, 15), dt.date(t.year, 12, 20)),
     "next": lambda t: (dt.date(t.year + 1, 1, 12), dt.date(t.year + 1, 5, 31)),
     "spring": lambda t: (dt.date(t.year + 1, 2, 1), dt.date(t.year + 1, 6, 30)),
+    # this summer and the next one (with study months 6–8: a summer camp for two summers)
+    "summers": lambda t: (dt.date(t.year, 1, 1), dt.date(t.year + 1, 8, 31)),
 }
 
 
@@ -54,6 +56,8 @@ def demo_rows(today: dt.date) -> list[dict[str, str]]:
             "address": address, "schedule": schedule, "seats": str(seats),
             "funding": funding, "description": description,
         }
+        if external_id in STUDY_MONTHS:
+            row["months"] = STUDY_MONTHS[external_id]
         rows.append(row)
     return rows
 

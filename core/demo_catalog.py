@@ -238,4 +238,25 @@ PROGRAMS: tuple[tuple, ...] = (
     ("demo-ab-021", ABAKAN, "Подготовка к школе «Азбука»", _CDOD_AB, "municipal", "social", 5, 6,
      None, 8, "school", "г. Абакан, ул. Пушкина, 80, каб. 2", "Вт, Чт 10:00–11:00", 12, "municipal",
      "Буквы и звуки, счёт до двадцати, внимание и мелкая моторика в игровой форме."),
+
+    # --- programs with their own study months (see STUDY_MONTHS) ------------
+    ("demo-py-022", PYATIGORSK, "Летний лагерь «Эрудит»", _CDT_PY, "municipal", "science", 7, 12,
+     4500, None, "summers", "г. Пятигорск, пр-т Кирова, 44", "Пн–Пт 9:00–14:00", 30, "certificate",
+     "Городской лагерь дневного пребывания: опыты, экскурсии к Машуку, игры на свежем воздухе. "
+     "Работает только летом — в июне, июле и августе."),
+    ("demo-sh-022", SHPAKOVSKY, "Плавание круглый год", _SPORT_SH, "municipal", "sport", 6, 14,
+     2600, None, "multi2", "г. Михайловск, ул. Ленина, 15, бассейн", "Вт, Чт 17:00–18:00", 20, "certificate",
+     "Бассейн не закрывается на лето: занятия идут все двенадцать месяцев, и летние тоже оплачиваются."),
+    ("demo-ab-022", ABAKAN, "Лыжная подготовка «Снежинка»", _SPORT_AB, "municipal", "sport", 7, 12,
+     None, 8, "multi2", "г. Абакан, ул. Крылова, 72, лыжная база", "Сб, Вс 11:00–12:30", 15, "certificate",
+     "Только в снежные месяцы, с ноября по март: классический ход, спуски и подъёмы, игры на лыжах."),
 )
+
+# Study months of the programs that list their own (the import column `months`);
+# every other program is taught in all its months but June–August.
+STUDY_MONTHS = {
+    "demo-py-022": "6,7,8",      # a summer camp
+    "demo-sh-022": "1-12",       # all year, summer too
+    "demo-ab-022": "11-3",       # winter only (the range wraps over New Year)
+    "demo-ab-007": "1-12",       # skiing in winter, running in summer
+}

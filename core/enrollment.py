@@ -28,8 +28,9 @@ from core.certificates import (
 from core.children import age_on, get_child, list_children
 from core.clock import Clock
 from core.copay import Coverage, cover_copayments, plan_coverage
-from core.costing import allocate, payable_months, price_per_month
+from core.costing import YearEstimate, allocate, payable_months, price_per_month, taught_after
 from core.errors import DomainError, NotFound
+from core.estimates import estimate_later_years
 from core.models import (
     Certificate,
     CertificateStatus,
@@ -76,6 +77,8 @@ class Quote:
     budget_warning: BudgetWarning | None
     per_month: list[tuple[int, int]]
     credits_nominal: int = 0    # a nominal credited by this enrollment (new certificate or new year)
+    # Each later year of a continuing program, estimated at this year's nominal.
+    later_years: tuple[YearEstimate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ async def _quote(session: AsyncSession, child: Child, program: Program, clock: C
     today = clock.today()
     year = today.year
     await _check_child_and_program(session, child, program, clock)
+    if not payable_months(program, year, today.month) and not taught_after(program, year):
+        raise DomainError("no_months_left", end_date=program.end_date)  # its last study month is past
     certificate = child.certificate
     issues = certificate is None
 
@@ -212,10 +217,12 @@ async def _quote(session: AsyncSession, child: Child, program: Program, clock: C
         need = await _september_need(session, child, year, unit, program, dict(allocation.per_month))
         if need > after:
             warning = BudgetWarning(needed_from_september=need, left_after=after)
+    later = await estimate_later_years(session, child, program, year, unit, nominal=credits_nominal or None)
     return Quote(child=child, program=program, year=year, unit=unit, months=months, cost=allocation.cost,
                  covered=allocation.covered, copay=allocation.copay, balance_before=before,
                  balance_after=after, issues_certificate=issues, status_after=CertificateStatus.FUNDED,
-                 budget_warning=warning, per_month=allocation.per_month, credits_nominal=credits_nominal)
+                 budget_warning=warning, per_month=allocation.per_month, credits_nominal=credits_nominal,
+                 later_years=tuple(later))
 
 
 async def quote(session: AsyncSession, parent: Parent | None, child_id: int, program_id: int,

@@ -29,6 +29,7 @@ from core.models import INDEXED_FIELDS, Funding, Municipality, Program, ProgramT
 from core.municipalities import clean_name, closest_name, register
 from core.municipalities import names as registered_names
 from core.search_text import program_search_text
+from core.study_months import MonthsInvalid, canonical, parse_months, study_months
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ ANALYZE_AFTER = 1000     # rows written; below that the old statistics are good 
 _FIELDS = (
     "title", "provider", "provider_kind", "municipality_id", "category", "age_min", "age_max",
     "price_per_month", "hours_per_month", "start_date", "end_date", "address", "schedule",
-    "seats", "funding", "description", "search_text",
+    "seats", "funding", "description", "search_text", "study_months",
 )
 
 
@@ -107,7 +108,8 @@ def parse_csv(text: str) -> tuple[list[dict[str, Any]], list[int]]:
         raise ImportRejected([Problem(1, "the file is empty (a header row is needed)")])
     names = [cell.strip().lower() for cell in header]
     problems = [Problem(1, f"missing column {name}") for name in COLUMNS if name not in names]
-    problems += [Problem(1, f"unknown column '{name}'") for name in names if name not in COLUMNS]
+    problems += [Problem(1, f"unknown column '{name}'") for name in names
+                 if name not in COLUMNS and name not in OPTIONAL]
     problems += [Problem(1, f"column {name} appears twice") for i, name in enumerate(names)
                  if name in names[:i]]
     if problems:
@@ -286,7 +288,7 @@ def validate_row(row: dict[str, Any]) -> dict[str, Any]:
     missing = [key for key in COLUMNS if key not in row and key in REQUIRED]
     for key in missing:
         problems.append(f"missing field {key}")
-    unknown = [key for key in row if key not in COLUMNS]
+    unknown = [key for key in row if key not in COLUMNS and key not in OPTIONAL]
     for key in unknown:
         problems.append(f"unknown field '{str(key)[:40]}'")
     take("external_id", lambda: _text(row, "external_id", 100, True))
@@ -306,6 +308,8 @@ def validate_row(row: dict[str, Any]) -> dict[str, Any]:
     take("seats", lambda: _int(row, "seats", True))
     take("funding", lambda: _coded(parse_funding, row, "funding"))
     take("description", lambda: _text(row, "description", 10000, False))
+    for column, (attribute, reader) in OPTIONAL.items():
+        take(attribute, lambda column=column, reader=reader: _optional(row, column, reader))
 
     for key in ("age_min", "age_max"):
         age = out.get(key)
@@ -327,12 +331,58 @@ def validate_row(row: dict[str, Any]) -> dict[str, Any]:
         problems.append(f"seats {seats} is too many")
     if out.get("start_date") and out.get("end_date") and out["end_date"] < out["start_date"]:
         problems.append("end_date before start_date")
+    if out.get("study_months") and out.get("start_date") and out.get("end_date") \
+            and not _taught_within(out["study_months"], out["start_date"], out["end_date"]):
+        problems.append(f"months {out['study_months']} never fall between start_date and end_date")
     if (out.get("funding") == Funding.CERTIFICATE and "price_per_month" in out and "hours_per_month" in out
             and not out["price_per_month"] and not out["hours_per_month"]):
         problems.append("a certificate-funded program needs price_per_month or hours_per_month")
     if problems:
         raise _Bad("; ".join(problems))
     return out
+
+
+def _optional(row: dict[str, Any], column: str, reader: Any) -> Any:
+    value = row.get(column)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return reader(value)
+
+
+def _months(value: Any) -> str:
+    """The `months` column: '9-12,1-5' (or, in JSON, 7 or [6, 7, 8]) → canonical text."""
+    if isinstance(value, list) and value and all(isinstance(m, int) and not isinstance(m, bool) for m in value):
+        value = ",".join(str(m) for m in value)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise _Bad("months must be text like 9-12,1-5")
+    try:
+        return canonical(parse_months(value))
+    except MonthsInvalid as exc:
+        raise _Bad(f"months '{value.strip()[:40]}': {exc}") from None
+
+
+# Optional columns, read by header name after the fixed ones (CSV) or by key
+# (JSON): column → (Program attribute, reader of a non-empty raw value that
+# returns the stored value or raises _Bad). An absent or empty column stores
+# None, the program's default.
+OPTIONAL: dict[str, tuple[str, Any]] = {
+    "months": ("study_months", _months),
+}
+
+
+def _taught_within(months: str, start: dt.date, end: dt.date) -> bool:
+    """Does any study month lie within the dates? (a program never taught cannot be costed)"""
+    taught = study_months(months)
+    year, month = start.year, start.month
+    for _ in range(12):  # twelve months in a row meet every study month
+        if (year, month) > (end.year, end.month):
+            return False
+        if month in taught:
+            return True
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return True
 
 
 def _municipality(row: dict[str, Any]) -> str:

@@ -293,6 +293,9 @@ class Program(Base):
     seats: Mapped[int] = mapped_column(Integer)
     funding: Mapped[Funding] = mapped_column(_enum(Funding, "funding"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
+    # The months it is taught in, canonical ('1-5,9-12'); NULL = all but June–August
+    # (core/study_months.py).
+    study_months: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # Normalised, stemmed words of title/provider/description/address for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

@@ -3,11 +3,14 @@ buttons, the others with the reason), see the breakdown, confirm. A full
 program offers the waiting list instead (bot/dialogs/waitlist.py)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
 from core import catalog, enrollment
+from core.costing import YearEstimate
 from core.enrollment import Quote
 from core.models import Funding
 
@@ -16,14 +19,55 @@ def child_label(child) -> str:  # type: ignore[no-untyped-def]
     return fmt.short(child.full_name or "—", 30)
 
 
+def _runs(months: list[int]) -> str:
+    """Consecutive months as 'январь — май'; runs of one or two are listed."""
+    pieces: list[str] = []
+    i = 0
+    while i < len(months):
+        j = i
+        while j + 1 < len(months) and months[j + 1] % 12 == (months[j] + 1) % 12:
+            j += 1
+        if j - i >= 2:
+            pieces.append(texts.MONTHS_RANGE.format(first=texts.MONTHS[months[i] - 1],
+                                                    last=texts.MONTHS[months[j] - 1]))
+        else:
+            pieces.extend(texts.MONTHS[m - 1] for m in months[i:j + 1])
+        i = j + 1
+    return ", ".join(pieces) or "—"
+
+
 def _months(months: list[int]) -> str:
-    return ", ".join(texts.MONTHS[m - 1] for m in months) or "—"
+    """A year's months in calendar order: [1..5, 9..12] → 'январь — май, сентябрь — декабрь'."""
+    return _runs(sorted(months))
+
+
+def study_months_text(months: frozenset[int]) -> str:
+    """A program's study months from the first after a break: 'сентябрь — май', 'ноябрь — март'."""
+    if len(months) == 12:
+        return _runs(list(range(1, 13)))
+    first = next(m for m in range(1, 13) if m in months and (m - 2) % 12 + 1 not in months)
+    return _runs([(first - 1 + k) % 12 + 1 for k in range(12) if (first - 1 + k) % 12 + 1 in months])
+
+
+def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> str:  # type: ignore[no-untyped-def]
+    """One line per later year: its months, cost and the certificate's estimated share."""
+    text = "".join(texts.QUOTE_LATER_LINE.format(
+        year=e.year, months=texts.MONTHS_COUNT.format(months=_months(e.months), count=len(e.months)),
+        cost=fmt.amount(e.cost, unit), covered=fmt.amount(e.covered, unit), copay=fmt.amount(e.copay, unit))
+        for e in estimates)
+    if estimates and end_year > estimates[-1].year:
+        text += texts.QUOTE_LATER_MORE.format(year=end_year)
+    return text
 
 
 def quote_text(q: Quote) -> str:
     child = q.child.full_name or "—"
     if q.program.funding is Funding.MUNICIPAL:
         text = texts.QUOTE_FREE.format(child=child, title=q.program.title)
+    elif not q.months:
+        # Nothing to pay this year (the program starts next year): never "Стоимость: 0 ₽".
+        text = texts.QUOTE_NOT_THIS_YEAR.format(child=child, title=q.program.title, year=q.year,
+                                                before=fmt.amount(q.balance_before, q.unit))
     else:
         text = texts.QUOTE.format(
             child=child, title=q.program.title, year=q.year, months=_months(q.months),
@@ -38,6 +82,9 @@ def quote_text(q: Quote) -> str:
         text += texts.BUDGET_WARNING.format(
             needed=fmt.amount(q.budget_warning.needed_from_september, q.unit),
             left=fmt.amount(q.budget_warning.left_after, q.unit))
+    if q.later_years:
+        text += texts.QUOTE_LATER_TITLE.format(year=q.year)
+        text += later_years_text(q.later_years, q.unit, q.program.end_date.year)
     return text
 
 

@@ -8,7 +8,8 @@ from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
-from core import enrollment, waitlist
+from bot.dialogs.enroll import later_years_text
+from core import enrollment, estimates, waitlist
 from core.models import Enrollment, EnrollmentStatus, Funding
 
 
@@ -94,9 +95,16 @@ async def details_screen(ctx: Ctx) -> Screen:
     if item.cancelled_at is not None:
         text += texts.ENROLLMENT_CANCELLED_AT.format(date=fmt.date(item.cancelled_at.astimezone(ctx.clock.tz)))
     for charge in await enrollment.charges_for(ctx.session, item):
+        if not charge.months:
+            continue  # enrolled ahead of a program's first year: nothing charged, nothing to show
         text += texts.ENROLLMENT_CHARGE.format(
             year=charge.year, months=charge.months, cost=fmt.amount(charge.cost, charge.unit),
             covered=fmt.amount(charge.covered, charge.unit), copay=fmt.amount(charge.copay, charge.unit))
+    year = ctx.clock.today().year
+    unit, later = await estimates.enrollment_later_years(ctx.session, item, year)
+    if later:
+        text += texts.ENROLLMENT_LATER_TITLE.format(year=year) + later_years_text(
+            later, unit, item.program.end_date.year)
     cancel = None
     if item.status is EnrollmentStatus.ACTIVE:
         cancel = Button(texts.BTN_CANCEL_ENROLLMENT, f"cancel:ask:{item.id}")

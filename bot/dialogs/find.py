@@ -14,12 +14,14 @@ from typing import Any
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
+from bot.dialogs.enroll import study_months_text
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, municipalities, waitlist
 from core import children as core_children
 from core.errors import DomainError
 from core.models import Category, Funding, Program
+from core.study_months import study_months
 
 PAGE_SIZE = 5
 MAX_WORDS = 100
@@ -154,6 +156,7 @@ async def card_screen(ctx: Ctx) -> Screen:
         category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program), price=price_text(program),
         start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
         schedule=program.schedule or "—", seats=seats)
+    text += texts.CARD_MONTHS.format(months=study_months_text(study_months(program.study_months)))
     if program.description:
         text += texts.CARD_DESCRIPTION.format(description=program.description)
     enroll = None

@@ -135,7 +135,7 @@ async def add_program(db: Database, clock, *, municipality: str = "Город Т
                       hours: int | None = None, age_min: int = 5, age_max: int = 17, seats: int = 10,
                       start: dt.date | None = None, end: dt.date | None = None,
                       category: Category = Category.TECHNICAL, provider: str = "ДДТ «Радуга»",
-                      description: str = "Собираем роботов") -> int:
+                      description: str = "Собираем роботов", months: str | None = None) -> int:
     today = clock.today()
     async with db.write() as session:
         muni = await municipalities.register(session, municipality)
@@ -145,7 +145,7 @@ async def add_program(db: Database, clock, *, municipality: str = "Город Т
             price_per_month=price, hours_per_month=hours,
             start_date=start or dt.date(today.year, 9, 1), end_date=end or dt.date(today.year + 1, 5, 31),
             address="ул. Ленина, 1", schedule="Вт, Чт 16:00", seats=seats, funding=funding,
-            description=description,
+            description=description, study_months=months,
             search_text=program_search_text(title, provider, description, "ул. Ленина, 1"),
             published_at=clock.now(), updated_at=clock.now())
         session.add(program)

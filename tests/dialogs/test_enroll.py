@@ -164,8 +164,9 @@ async def test_another_parents_child_in_a_forged_button_is_refused(db, clock):
 async def test_budget_warning_in_spring_when_autumn_is_left_short(db, clock):
     clock.set(dt.datetime(2026, 3, 10, 12, 0))
     await add_nominal(db, MUNI, 2026, 1_200_000)
+    # Taught all year, summer included (its own months): March–December = 10 × 2 000 ₽.
     program_id = await add_program(db, clock, title="Круглый год", price=200_000,
-                                   start=dt.date(2026, 1, 15), end=dt.date(2026, 12, 20))
+                                   start=dt.date(2026, 1, 15), end=dt.date(2026, 12, 20), months="1-12")
     client = await parent_with_child(db, clock)
     await client.press(f"enr:start:{program_id}")
     await client.click("Иванова Мария")

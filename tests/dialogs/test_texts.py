@@ -22,6 +22,7 @@ REASONS = {
     "nominal_not_set": {"municipality": "Город Тест", "year": 2026}, "paid_program": {"provider": "ИП"},
     "program_finished": {"end_date": dt.date(2026, 5, 31)}, "price_missing": {}, "certificate_expired": {"age": 18},
     "not_active": {}, "too_many_subscriptions": {"limit": 10}, "category_invalid": {},
+    "no_months_left": {},
 }
 
 
@@ -68,5 +69,5 @@ def test_money_text_reads_back_to_the_same_kopecks(kopecks):
 def test_the_help_tells_the_facts_of_the_certificate():
     for fact in ("от 5 до 18 лет", "один раз", "до 18-летия", "не подтверждён", "учёт", "с номиналом",
                  "31 декабря", "январь — май", "сентябрь — декабрь", "доплатить", "Обналичить",
-                 "другому ребёнку", "вернётся"):
+                 "другому ребёнку", "вернётся", "кроме июня, июля и августа", "каждого следующего года"):
         assert fact in texts.HELP, fact

@@ -141,5 +141,6 @@ async def test_a_new_enrollment_rolls_an_old_certificate_into_the_year_first(db,
     on(clock, 2027, 1, 5)            # the rollover job has not run yet
     async with db.write() as s:
         done = await enroll(s, parent, result.enrollment.child_id, second.id, clock)
-    # Continuing program first: 5 × 5 000 ₽; then 12 × 1 000 ₽ would need 12 000 ₽, only 5 000 ₽ left.
-    assert done.quote.balance_before == 5000_00 and done.quote.copay == 7000_00
+    # Continuing program first: 5 × 5 000 ₽; then 9 study months (not June–August) × 1 000 ₽
+    # would need 9 000 ₽, only 5 000 ₽ left.
+    assert done.quote.balance_before == 5000_00 and done.quote.copay == 4000_00

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from core.catalog import SearchFilters, search
+from core.costing import payable_months
 from core.demo import catalog_is_empty, demo_rows, seed_demo
 from core.importer import validate_row
 from core.models import Category, Funding, Municipality, Nominal, Program, ProviderKind, Unit
@@ -35,6 +36,17 @@ async def test_the_demo_catalog_covers_the_whole_domain(db, clock):
     assert any(p.seats == 1 for p in programs) and any(1 < p.seats <= 2 for p in programs)
     assert any(p.start_date > clock.today() for p in programs)              # starting next year
     assert any(p.end_date.year >= clock.today().year + 2 for p in programs)  # multi-year
+
+
+async def test_the_demo_catalog_has_a_summer_camp_and_programs_with_their_own_months(db, clock):
+    report = await seed_demo(db, clock)
+    programs = await all_programs(db)
+    assert report.created == len(programs) == 66             # 21 per municipality + 3 with their own months
+    own = {p.external_id: p for p in programs if p.study_months is not None}
+    assert {p.study_months for p in own.values()} == {"6-8", "1-12", "1-3,11-12"}
+    camp = next(p for p in own.values() if p.study_months == "6-8")
+    assert camp.funding is Funding.CERTIFICATE and payable_months(camp, clock.today().year + 1) == [6, 7, 8]
+    assert sum(p.study_months is None for p in programs) == 62   # the default: all but June–August
 
 
 async def test_this_years_nominals_are_two_in_rubles_and_one_in_hours(db, clock):

@@ -60,13 +60,16 @@ async def test_a_snils_used_by_another_child_is_refused(db, clock):
 
 # --- the cost rule --------------------------------------------------------
 
+# A school-year program: January–May and September–December are its study months
+# (June–August are not, by default).
 @pytest.mark.parametrize("enrolled_on, months", [
-    (dt.date(2026, 1, 15), 12),
-    (dt.date(2026, 5, 20), 8),
+    (dt.date(2026, 1, 15), 9),
+    (dt.date(2026, 5, 20), 5),
+    (dt.date(2026, 7, 10), 4),
     (dt.date(2026, 9, 1), 4),
     (dt.date(2026, 12, 31), 1),
 ])
-async def test_cost_counts_months_from_the_enrollment_month_to_december(db, clock, enrolled_on, months):
+async def test_cost_counts_study_months_from_the_enrollment_month_to_december(db, clock, enrolled_on, months):
     on(clock, enrolled_on)
     async with db.write() as s:
         await f.nominal(s, 2026, rubles=100_000)
@@ -87,6 +90,8 @@ async def test_a_program_starting_next_year_costs_nothing_this_year(db, clock):
         program = await f.program(s, clock, start=dt.date(2027, 1, 11), end=dt.date(2027, 5, 31))
         q = await quote(s, parent, child.id, program.id, clock)
     assert q.months == [] and q.cost == 0 and q.balance_after == q.balance_before == 12000_00
+    # ...and what it will cost is quoted for next year.
+    assert [(e.year, e.months, e.cost) for e in q.later_years] == [(2027, [1, 2, 3, 4, 5], 5 * 3000_00)]
 
 
 async def test_a_program_ending_in_march_costs_only_its_months(db, clock):
@@ -286,6 +291,7 @@ async def test_the_budget_warning_in_january_to_may(db, clock):
         child = await f.child(s, parent, clock)
         school_year = await f.program(s, clock, price_rub=2000, start=dt.date(2025, 9, 1), end=dt.date(2026, 12, 31))
         q = await quote(s, parent, child.id, school_year.id, clock)
-    # Feb–Dec = 11 months × 2 000 ₽ = 22 000 ₽; 12 000 ₽ covers Feb–Jul, nothing is left for Sep–Dec.
+    # Feb–May and Sep–Dec = 8 months × 2 000 ₽ = 16 000 ₽; 12 000 ₽ covers Feb–May and Sep–Oct,
+    # nothing is left and November–December still need 4 000 ₽.
     assert q.budget_warning is not None
-    assert q.budget_warning.needed_from_september == 4 * 2000_00 and q.budget_warning.left_after == 0
+    assert q.budget_warning.needed_from_september == 2 * 2000_00 and q.budget_warning.left_after == 0
