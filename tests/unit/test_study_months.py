@@ -16,12 +16,26 @@ from core.costing import payable_months
 from core.enrollment import enroll, quote
 from core.errors import DomainError
 from core.importer import COLUMNS, ImportRejected, import_file, parse_csv
+from tests.unit.test_import import register_towns
 from core.models import Charge, LedgerEntry, LedgerKind, Program
 from core.settlement import year_rollover
 from core.study_months import DEFAULT_MONTHS, MonthsInvalid, canonical, parse_months, study_months
 from tests import factories as f
 
 HEADER = ",".join(COLUMNS)
+
+
+# The import tests' towns are registered first, as an operator does before importing.
+@pytest.fixture
+async def db(db):
+    await register_towns(db)
+    return db
+
+
+@pytest.fixture
+async def any_db(any_db):
+    await register_towns(any_db)
+    return any_db
 
 
 def on(clock, year, month, day, hour=12):
