@@ -23,6 +23,8 @@ from core import sqlite_inline
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
 
 T = TypeVar("T")
+# Set in a session's info by `mark_erased`: Database.write checkpoints after its commit.
+ERASED = "erased_personal_data"
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,6 +57,8 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content (an erased child's data) is zeroed, not left in free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         # A process crash loses nothing; money is flushed at commit (core/sqlite_inline.py).
         cursor.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -82,10 +86,27 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits on success and writes nothing on error."""
+        """A transaction that commits on success and writes nothing on error.
+        One that erased personal data (`mark_erased`) checkpoints the files after its commit."""
         async with self._writer() as session:
             async with session.begin():
                 yield session
+            erased = session.info.pop(ERASED, False)
+        if erased:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty the log, so the
+        pages an erase overwrote leave no older copy in the log. True when done in full
+        (a reader still on an old snapshot holds part of it back). Nothing to do on PostgreSQL."""
+        if not self.sqlite:
+            return True
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, _log, _done = await cursor.fetchone() or (0, 0, 0)
+            await cursor.close()
+        return busy == 0
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -95,6 +116,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def mark_erased(session: AsyncSession) -> None:
+    """This unit of work erases personal data: no copy may stay in the database's files."""
+    session.info[ERASED] = True
+
+
+def data_dir(url: str) -> Path:
+    """The folder of the SQLite database (where the personal-data key file lives); ./data otherwise."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            return Path(database).resolve().parent
+    return Path("data").resolve()
 
 
 def lock(stmt: Select[Any]) -> Select[Any]:

@@ -5,6 +5,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import Clock
+from core.db import mark_erased
 from core.errors import DomainError
 from core.models import Child, DialogState, Parent, Subscription, WaitlistEntry, WaitlistStatus
 
@@ -50,7 +51,8 @@ async def give_consent(session: AsyncSession, parent: Parent, clock: Clock) -> N
 async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> None:
     """Delete the parent's personal data (SPEC /forget).
 
-    Children lose name, birth date and SNILS; subscriptions and open places on
+    Children lose name, birth date and SNILS (their encrypted values; SQLite zeroes them
+    in its files, see `mark_erased`) but keep the SNILS's keyed hash; subscriptions and open places on
     waiting lists go; the dialog state goes. Certificates, enrollments and
     ledger rows stay, anonymised: money records are never deleted. The parent
     row is detached from the messenger account, so a later /start begins afresh.
@@ -65,7 +67,8 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     )
     await session.execute(
         update(Child).where(Child.parent_id == parent.id)
-        .values(full_name=None, birth_date=None, snils=None, forgotten_at=now)
+        # The SNILS's hash stays: the same child, added again, finds the same certificate.
+        .values(full_name_enc=None, birth_date_enc=None, snils_enc=None, forgotten_at=now)
     )
     for subscription in (await session.execute(
             select(Subscription).where(Subscription.parent_id == parent.id))).scalars():
@@ -76,3 +79,4 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     parent.consent_at = None
     parent.forgotten_at = now
     await session.flush()
+    mark_erased(session)

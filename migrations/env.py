@@ -39,6 +39,12 @@ async def _run_online() -> None:
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
         await connection.commit()
+    if connection.dialect.name == "sqlite":
+        # A migration may have erased or rewritten personal data (0010): no older copy of
+        # those pages may stay in the write-ahead log.
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await connection.commit()
     await engine.dispose()
 
 
