@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     jrun = jobs_sub.add_parser("run", help="run a job now: notify, settle-month, year-rollover")
     jrun.add_argument("name", choices=["notify", "settle-month", "year-rollover"])
     jrun.add_argument("--at", help="the date to run it as of, YYYY-MM-DD (default: today)")
+    from bot import pd_cli
+
+    pd_cli.add_parser(sub)
     return parser
 
 
@@ -108,8 +111,10 @@ def _async(fn: Callable[[argparse.Namespace, Settings], Awaitable[int]]) -> Call
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import use_pd_keys
     from bot.migrate import upgrade
 
+    use_pd_keys(settings)    # a migration may encrypt what an older version stored (0010)
     upgrade(settings.database_url)
     print("database is at the latest revision")
     return 0
@@ -198,6 +203,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return chat(settings)
 
 
+@_async
+async def cmd_pd(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import pd_cli
+
+    return await pd_cli.run(args, settings)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": cmd_run,
     "chat": cmd_chat,
@@ -207,4 +219,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "import-programs": cmd_import_programs,
     "set-nominal": cmd_set_nominal,
     "jobs": cmd_jobs,
+    "pd": cmd_pd,
 }

@@ -8,7 +8,9 @@ event loop's own thread: see core/sqlite_inline.py for why, and how writers wait
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +27,9 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
 T = TypeVar("T")
 # Set in a session's info by `mark_erased`: Database.write checkpoints after its commit.
 ERASED = "erased_personal_data"
+CHECKPOINT_ATTEMPTS = 5
+
+log = logging.getLogger("core.db")
 
 
 def is_sqlite(url: str) -> bool:
@@ -101,12 +106,19 @@ class Database:
         (a reader still on an old snapshot holds part of it back). Nothing to do on PostgreSQL."""
         if not self.sqlite:
             return True
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            busy, _log, _done = await cursor.fetchone() or (0, 0, 0)
-            await cursor.close()
-        return busy == 0
+        for attempt in range(CHECKPOINT_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.02 * attempt)   # readers of older snapshots finish quickly
+            async with self.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy, _log, _done = await cursor.fetchone() or (0, 0, 0)
+                await cursor.close()
+            if busy == 0:
+                return True
+        log.warning("checkpoint after an erase not complete: readers held the log; "
+                    "the next checkpoint folds it")
+        return False
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -152,7 +152,8 @@ async def test_after_forget_nothing_of_the_child_stays_in_the_files(file_db, clo
     assert [clear for clear in CLEAR if clear in file_db.log_file.read_text(encoding="utf-8")] == []
 
 
-async def test_forget_then_re_adding_the_same_snils_gives_the_same_certificate_and_no_second_credit(db, clock):
+async def test_forget_then_re_adding_the_same_snils_gives_the_same_certificate_and_no_second_credit(any_db, clock):
+    db = any_db
     await add_nominal(db, MUNI, 2026, 1_200_000)
     first = await journey(db, clock)
     async with db.read() as session:
