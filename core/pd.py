@@ -174,8 +174,9 @@ def read_key_file(path: Path) -> tuple[list[bytes], bytes]:
     return keys, index
 
 
-def write_key_file(path: Path, keys: list[bytes], index: bytes) -> None:
-    """Replace the key file at once (a reader sees the old file or the new, never half), mode 0600."""
+def write_key_file(path: Path, keys: list[bytes], index: bytes, *, create: bool = False) -> None:
+    """Replace the key file at once (a reader sees the old file or the new, never half), mode 0600.
+    `create`: only if there is none yet (two first starts at once keep one file, not two sets of keys)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     body = _FILE_HEADER + f"index {encode_key(index)}\n" + "".join(f"key {encode_key(k)}\n" for k in keys)
@@ -186,7 +187,15 @@ def write_key_file(path: Path, keys: list[bytes], index: bytes) -> None:
     finally:
         os.close(fd)
     os.chmod(temporary, 0o600)
-    os.replace(temporary, path)
+    if not create:
+        os.replace(temporary, path)
+        return
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temporary)
 
 
 def load_keyring(*, key: str = "", old_keys: str = "", index_key: str = "", key_dir: Path) -> KeyRing:
@@ -203,7 +212,7 @@ def load_keyring(*, key: str = "", old_keys: str = "", index_key: str = "", key_
         return KeyRing(keys=[primary, *olds], index_key=index or derive_index_key(primary))
     path = Path(key_dir) / KEY_FILE
     if not path.exists():
-        write_key_file(path, [new_key()], new_key())
+        write_key_file(path, [new_key()], new_key(), create=True)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o600)
     keys, stored_index = read_key_file(path)
