@@ -110,10 +110,8 @@ class Database:
             if attempt:
                 await asyncio.sleep(0.02 * attempt)   # readers of older snapshots finish quickly
             async with self.engine.connect() as conn:
-                raw = await conn.get_raw_connection()
-                cursor = await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-                busy, _log, _done = await cursor.fetchone() or (0, 0, 0)
-                await cursor.close()
+                busy, _log, _done = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await conn.commit()
             if busy == 0:
                 return True
         log.warning("checkpoint after an erase not complete: readers held the log; "
