@@ -16,7 +16,7 @@ from sqlalchemy import Column, and_, bindparam, func, or_, select, union_all, up
 
 from core.db import Database, lock
 from core.models import Child
-from core.pd import KeyRing, token_key_id
+from core.pd import KEY_ID_LENGTH, KeyRing, token_key_id
 
 BATCH = 300
 PASSES = 5
@@ -81,7 +81,7 @@ async def reencrypt(db: Database, ring: KeyRing, *, batch: int = BATCH, pause: f
 
 async def values_by_key(db: Database) -> dict[str, int]:
     """How many stored values each key id still has to open (a key no value needs can go)."""
-    parts = [select(func.substr(column, 1, 8).label("key_id")).where(column.is_not(None))
+    parts = [select(func.substr(column, 1, KEY_ID_LENGTH).label("key_id")).where(column.is_not(None))
              for column in _columns()]
     every = union_all(*parts).subquery()
     async with db.read() as session:
