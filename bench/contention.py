@@ -24,10 +24,9 @@ async def run(backend: str, url: str, clock: FixedClock, operations: int, log: c
         await data.load_catalog(db, clock, 300)
         users = await people.add_parents(db, clock, CERTIFICATES, first_user=30_000_000)
         async with db.read() as session:
-            kids = (await session.execute(
-                select(Child.id, Child.parent_id, Child.municipality_id, Child.birth_date)
-                .join(Parent, Parent.id == Child.parent_id)
-                .where(Parent.external_id.in_([str(u) for u in users])))).all()
+            kids = list((await session.execute(
+                select(Child).join(Parent, Parent.id == Child.parent_id)
+                .where(Parent.external_id.in_([str(u) for u in users])))).scalars())
             choices = {}
             for kid in kids:
                 age = clock.today().year - kid.birth_date.year - 1

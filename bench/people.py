@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 
 from bench import data
 from bot.dialogs.consent_document import CONSENT_VERSION
+from core import pd
 from core.models import Category, Child, Municipality, Parent, Subscription, SubscriptionCategory
 from core.snils import control_number
 
@@ -18,6 +19,13 @@ CHUNK = 5000
 def snils(n: int) -> str:
     first = f"{200_000_000 + n:09d}"
     return first + f"{control_number(first):02d}"
+
+
+def sealed_child(full_name: str, birth_date: dt.date, snils_digits: str) -> dict[str, Any]:
+    """A child's personal columns as the model stores them (encrypted, with the SNILS's hash)."""
+    return {"full_name_enc": pd.seal("children.full_name", full_name),
+            "birth_date_enc": pd.seal_date("children.birth_date", birth_date),
+            "snils_enc": pd.seal("children.snils", snils_digits), "snils_hash": pd.snils_hash(snils_digits)}
 
 
 def child_name(n: int) -> str:
@@ -48,9 +56,10 @@ async def add_parents(db: Any, clock: Any, count: int, *, platform: str = "teleg
                 Parent.platform == platform, Parent.external_id.in_([str(u) for u in block])))).all())
             if children:
                 await session.execute(insert(Child), [{
-                    "parent_id": ids[str(u)], "full_name": child_name(u),
-                    "birth_date": dt.date(now.year - rng.randint(6, 15), rng.randint(1, 12), rng.randint(1, 28)),
-                    "snils": snils(u), "snils_confirmed": True,
+                    "parent_id": ids[str(u)], **sealed_child(
+                        child_name(u), dt.date(now.year - rng.randint(6, 15), rng.randint(1, 12), rng.randint(1, 28)),
+                        snils(u)),
+                    "snils_confirmed": True,
                     "municipality_id": towns[u % len(towns)], "created_at": now} for u in block])
             if subscriptions:
                 await session.execute(insert(Subscription), [{
@@ -73,7 +82,7 @@ async def child_ages(db: Any, clock: Any, users: list[int], platform: str = "tel
     today = clock.today()
     async with db.read() as session:
         found = (await session.execute(
-            select(Parent.external_id, Child.birth_date).join(Child, Child.parent_id == Parent.id)
+            select(Parent.external_id, Child).join(Child, Child.parent_id == Parent.id)
             .where(Parent.platform == platform))).all()
     wanted = {str(u) for u in users}
-    return {int(user): age_on(born, today) for user, born in found if user in wanted}
+    return {int(user): age_on(kid.birth_date, today) for user, kid in found if user in wanted}

@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     jrun = jobs_sub.add_parser("run", help="run a job now: notify, settle-month, year-rollover")
     jrun.add_argument("name", choices=["notify", "settle-month", "year-rollover"])
     jrun.add_argument("--at", help="the date to run it as of, YYYY-MM-DD (default: today)")
+    from bot import pd_cli
+
+    pd_cli.add_parser(sub)
     return parser
 
 
@@ -133,8 +136,10 @@ def _async(fn: Callable[[argparse.Namespace, Settings], Awaitable[int]]) -> Call
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.config import use_pd_keys
     from bot.migrate import upgrade
 
+    use_pd_keys(settings)    # a migration may encrypt what an older version stored (0010)
     upgrade(settings.database_url)
     print("database is at the latest revision")
     return 0
@@ -267,6 +272,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     return chat(settings)
 
 
+@_async
+async def cmd_pd(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import pd_cli
+
+    return await pd_cli.run(args, settings)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": cmd_run,
     "chat": cmd_chat,
@@ -277,4 +289,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "set-nominal": cmd_set_nominal,
     "municipality": cmd_municipality,
     "jobs": cmd_jobs,
+    "pd": cmd_pd,
 }

@@ -7,7 +7,9 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
-from core.db import DEFAULT_DATABASE_URL
+from core import pd
+from core.db import DEFAULT_DATABASE_URL, data_dir
+from core.pd import KeyRing, load_keyring
 
 TELEGRAM_OFFICIAL_API = "https://api.telegram.org"
 VK_OFFICIAL_API = "https://api.vk.ru/method/"
@@ -25,6 +27,11 @@ class Settings(BaseSettings):
     redis_url: str = ""
     notify_interval_seconds: int = Field(300, ge=1)
     timezone: str = "Europe/Moscow"
+    # Personal-data keys (core/pd.py, README "Personal data"): base64 of 32 bytes each.
+    # PD_KEY unset: the key file pd.keys in the data folder (created on first run).
+    pd_key: SecretStr = SecretStr("")
+    pd_old_keys: SecretStr = SecretStr("")      # comma-separated: still decrypt, never encrypt
+    pd_index_key: SecretStr = SecretStr("")     # the SNILS hash key; never changes
     # "123, vk:456, telegram:789": a bare id is allowed on every platform.
     admin_ids: Annotated[list[str], NoDecode] = []
     # The operator of the personal data, as the consent document names them (152-ФЗ ст. 9).
@@ -60,6 +67,22 @@ class Settings(BaseSettings):
 
     def is_admin(self, platform: str, user_id: str) -> bool:
         return str(user_id) in self.admin_ids or f"{platform}:{user_id}" in self.admin_ids
+
+
+def load_pd_keys(settings: Settings, database_url: str | None = None) -> KeyRing:
+    """The personal-data key ring as the bot loads it, for `database_url` (its data folder)."""
+    return load_keyring(key=settings.pd_key.get_secret_value(), old_keys=settings.pd_old_keys.get_secret_value(),
+                        index_key=settings.pd_index_key.get_secret_value(),
+                        key_dir=data_dir(database_url or settings.database_url))
+
+
+def use_pd_keys(settings: Settings, database_url: str | None = None) -> KeyRing:
+    """Load the key ring once per process (the first caller wins) and make it core's."""
+    ring = pd.configured()
+    if ring is None:
+        ring = load_pd_keys(settings, database_url)
+        pd.configure(ring)
+    return ring
 
 
 @lru_cache(maxsize=1)

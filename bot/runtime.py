@@ -7,7 +7,7 @@ import gc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
+from bot.config import Settings, use_pd_keys
 from core.clock import Clock, SystemClock
 from core.db import Database
 
@@ -20,7 +20,9 @@ def make_clock(settings: Settings) -> SystemClock:
 
 
 async def open_database(settings: Settings, *, migrate: bool = True) -> Database:
-    """The database at the latest schema revision (migrating is idempotent and quick)."""
+    """The database at the latest schema revision (migrating is idempotent and quick), with
+    the personal-data keys loaded."""
+    use_pd_keys(settings)
     if migrate:
         from bot.migrate import upgrade
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import municipalities
+from core import municipalities, pd
 from core.clock import Clock
+from core.db import lock
 from core.errors import DomainError, NotFound
 from core.models import Child, Parent
 from core.parents import require_consent
@@ -18,6 +19,7 @@ MIN_AGE = 5
 MAX_AGE = 17  # the certificate ends the day before the 18th birthday
 _NAME_PART = re.compile(r"^[A-Za-zА-Яа-яЁё]+(?:[-'’][A-Za-zА-Яа-яЁё]+)*\.?$")
 _DATE = re.compile(r"^\s*(\d{1,2})[.\-/ ](\d{1,2})[.\-/ ](\d{4})\s*$")
+_BY_SNILS_HASH = select(Child.id, Child.parent_id, Child.forgotten_at).where(Child.snils_hash == bindparam("hash"))
 
 
 def age_on(birth_date: dt.date, day: dt.date) -> int:
@@ -73,25 +75,72 @@ def check_age(birth_date: dt.date, clock: Clock, day: dt.date | None = None) -> 
     return age
 
 
+async def snils_status(session: AsyncSession, parent: Parent | None, snils: str) -> str:
+    """Whether this SNILS may be added by `parent`: "new", or "returning" (a forgotten child,
+    who comes back with the certificate and balance they had). Refused (right after it is
+    typed, saying nothing about the child) while another parent, or this one, has the child."""
+    parent = require_consent(parent)
+    found = (await session.execute(_BY_SNILS_HASH, {"hash": pd.snils_hash(normalize_snils(snils))})).first()
+    if found is None:
+        return "new"
+    if found.forgotten_at is None:
+        raise DomainError("snils_already_added" if found.parent_id == parent.id else "snils_taken")
+    return "returning"
+
+
 async def register_child(session: AsyncSession, parent: Parent | None, *, full_name: str,
                          birth_date: dt.date, snils: str, municipality_id: int, clock: Clock) -> Child:
-    """Register a child; validates everything before writing anything."""
+    """Register a child; validates everything before writing anything.
+
+    A SNILS seen before belongs to a forgotten child (anyone else's is refused): that row
+    comes back to this parent with the data typed now, and with its certificate, its
+    balance and its history, so one child never holds a second certificate or credit.
+    """
     parent = require_consent(parent)
     name = validate_full_name(full_name)
     check_age(birth_date, clock)
     digits = normalize_snils(snils)
-    await municipalities.get(session, municipality_id)
-    taken = (await session.execute(select(Child.id).where(Child.snils == digits))).first()
-    if taken is not None:
-        raise DomainError("snils_taken")
-    child = Child(parent_id=parent.id, full_name=name, birth_date=birth_date, snils=digits,
-                  # The registry confirms a SNILS whose checksum verifies; the
-                  # old exempt numbers need a visit to an organisation.
-                  snils_confirmed=checksum_applies(digits), municipality_id=municipality_id,
-                  created_at=clock.now(), certificate=None)
-    session.add(child)
+    municipality = await municipalities.get(session, municipality_id)
+    # Locked on PostgreSQL: two parents typing a forgotten child's SNILS at once take turns.
+    found = (await session.execute(lock(_BY_SNILS_HASH), {"hash": pd.snils_hash(digits)})).first()
+    if found is not None and found.forgotten_at is None:
+        raise DomainError("snils_already_added" if found.parent_id == parent.id else "snils_taken")
+    if found is not None:
+        child = await session.get(Child, found.id)
+        assert child is not None
+        child.parent_id = parent.id
+        child.forgotten_at = None
+    else:
+        child = Child(parent_id=parent.id, certificate=None)
+        session.add(child)
+    child.full_name = name
+    child.birth_date = birth_date
+    child.snils = digits
+    # The registry confirms a SNILS whose checksum verifies; the old exempt numbers need a
+    # visit to an organisation.
+    child.snils_confirmed = checksum_applies(digits)
+    child.municipality_id = municipality.id
+    child.municipality = municipality
+    child.created_at = clock.now()   # when this data was collected
     await session.flush()
     return child
+
+
+# --- the add-child dialog's answers, kept sealed in the dialog state between questions ---
+_DRAFT = "draft.child"
+
+
+def seal_draft(value: str) -> str:
+    return pd.ring().encrypt(_DRAFT, value)
+
+
+def open_draft(token: object) -> str:
+    """An answer sealed by seal_draft; a value that does not open (an older state, a key
+    removed since) means the parent starts the form again."""
+    try:
+        return pd.ring().decrypt(_DRAFT, str(token))
+    except pd.KeyProblem:
+        raise DomainError("child_draft_lost") from None
 
 
 async def list_children(session: AsyncSession, parent: Parent | None) -> list[Child]:

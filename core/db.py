@@ -8,7 +8,9 @@ event loop's own thread: see core/sqlite_inline.py for why, and how writers wait
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,6 +25,11 @@ from core import sqlite_inline
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.sqlite3"
 
 T = TypeVar("T")
+# Set in a session's info by `mark_erased`: Database.write checkpoints after its commit.
+ERASED = "erased_personal_data"
+CHECKPOINT_ATTEMPTS = 5
+
+log = logging.getLogger("core.db")
 
 
 def is_sqlite(url: str) -> bool:
@@ -55,6 +62,8 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content (an erased child's data) is zeroed, not left in free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         # A process crash loses nothing; money is flushed at commit (core/sqlite_inline.py).
         cursor.execute("PRAGMA synchronous=NORMAL")
         try:
@@ -82,10 +91,32 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that commits on success and writes nothing on error."""
+        """A transaction that commits on success and writes nothing on error.
+        One that erased personal data (`mark_erased`) checkpoints the files after its commit."""
         async with self._writer() as session:
             async with session.begin():
                 yield session
+            erased = session.info.pop(ERASED, False)
+        if erased:
+            await self.checkpoint()
+
+    async def checkpoint(self) -> bool:
+        """SQLite: copy the write-ahead log into the database file and empty the log, so the
+        pages an erase overwrote leave no older copy in the log. True when done in full
+        (a reader still on an old snapshot holds part of it back). Nothing to do on PostgreSQL."""
+        if not self.sqlite:
+            return True
+        for attempt in range(CHECKPOINT_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(0.02 * attempt)   # readers of older snapshots finish quickly
+            async with self.engine.connect() as conn:
+                busy, _log, _done = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+                await conn.commit()
+            if busy == 0:
+                return True
+        log.warning("checkpoint after an erase not complete: readers held the log; "
+                    "the next checkpoint folds it")
+        return False
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -95,6 +126,20 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def mark_erased(session: AsyncSession) -> None:
+    """This unit of work erases personal data: no copy may stay in the database's files."""
+    session.info[ERASED] = True
+
+
+def data_dir(url: str) -> Path:
+    """The folder of the SQLite database (where the personal-data key file lives); ./data otherwise."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            return Path(database).resolve().parent
+    return Path("data").resolve()
 
 
 def lock(stmt: Select[Any]) -> Select[Any]:

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core import pd
 from core.search_text import TERM_LENGTH, stored_terms
 
 NAMING = {
@@ -189,10 +190,14 @@ class Child(Base):
     __tablename__ = "children"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), index=True)
-    # Personal data: emptied by /forget, the row (and the ledger behind it) stays.
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    snils: Mapped[str | None] = mapped_column(String(11), unique=True)
+    # Personal data, encrypted (core/pd.py); read and set through the properties below.
+    # /forget empties them; the row, its certificate and the ledger behind it stay.
+    full_name_enc: Mapped[str | None] = mapped_column(Text)
+    birth_date_enc: Mapped[str | None] = mapped_column(Text)
+    snils_enc: Mapped[str | None] = mapped_column(Text)
+    # The child's identity: a keyed hash of the SNILS, kept after /forget so that the same
+    # child always finds the same certificate (one per child, ever).
+    snils_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     snils_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     municipality_id: Mapped[int] = mapped_column(ForeignKey("municipalities.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -201,6 +206,34 @@ class Child(Base):
     # Joined, not selectin: a child is almost always wanted with its certificate, and the
     # second statement was a tenth of a dialog step's statements (bench/, benchmark 1).
     certificate: Mapped["Certificate | None"] = relationship(back_populates="child", lazy="joined")
+
+    # Queries never filter on these (only on snils_hash): they exist in clear text only here.
+    @property
+    def full_name(self) -> str | None:
+        return pd.open_("children.full_name", self.full_name_enc)
+
+    @full_name.setter
+    def full_name(self, value: str | None) -> None:
+        self.full_name_enc = pd.seal("children.full_name", value)
+
+    @property
+    def birth_date(self) -> dt.date | None:
+        return pd.open_date("children.birth_date", self.birth_date_enc)
+
+    @birth_date.setter
+    def birth_date(self, value: dt.date | None) -> None:
+        self.birth_date_enc = pd.seal_date("children.birth_date", value)
+
+    @property
+    def snils(self) -> str | None:
+        return pd.open_("children.snils", self.snils_enc)
+
+    @snils.setter
+    def snils(self, value: str | None) -> None:
+        """Setting the SNILS sets its hash; erasing it (None) keeps the hash."""
+        self.snils_enc = pd.seal("children.snils", value)
+        if value is not None:
+            self.snils_hash = pd.snils_hash(value)
 
 
 class Certificate(Base):

@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import consent
 from core.clock import Clock
+from core.db import mark_erased
 from core.errors import DomainError
 from core.models import (
     Child,
@@ -60,8 +61,9 @@ async def give_consent(session: AsyncSession, parent: Parent, clock: Clock) -> N
 async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> None:
     """Delete the parent's personal data (SPEC /forget).
 
-    Children lose name, birth date and SNILS; subscriptions and open places on
-    waiting lists go; active enrollments are cancelled first, each with the usual
+    Children lose name, birth date and SNILS (their encrypted values; SQLite zeroes them
+    in its files, see `mark_erased`) but keep the SNILS's keyed hash; subscriptions and open
+    places on waiting lists go; active enrollments are cancelled first, each with the usual
     refund, its seat freed for the waiting list; the dialog state goes. Certificates, enrollments and
     ledger rows stay, anonymised: money records are never deleted. The parent
     row is detached from the messenger account, so a later /start begins afresh.
@@ -80,7 +82,8 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     await consent.withdraw_all(session, parent, now)
     await session.execute(
         update(Child).where(Child.parent_id == parent.id)
-        .values(full_name=None, birth_date=None, snils=None, forgotten_at=now)
+        # The SNILS's hash stays: the same child, added again, finds the same certificate.
+        .values(full_name_enc=None, birth_date_enc=None, snils_enc=None, forgotten_at=now)
     )
     for subscription in (await session.execute(
             select(Subscription).where(Subscription.parent_id == parent.id))).scalars():
@@ -92,6 +95,7 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     parent.consent_version = None
     parent.forgotten_at = now
     await session.flush()
+    mark_erased(session)
 
 
 async def active_enrollment_ids(session: AsyncSession, parent: Parent) -> list[int]:

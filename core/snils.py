@@ -40,3 +40,8 @@ def normalize_snils(raw: str) -> str:
 
 def format_snils(digits: str) -> str:
     return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+
+
+def mask_snils(digits: str) -> str:
+    """`***-***-445 95`: enough for a parent to recognise the number, not to use it."""
+    return f"***-***-{digits[6:9]} {digits[9:11]}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from core.db import make_engine
@@ -34,11 +35,31 @@ def _configure(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _without_foreign_keys(engine) -> None:  # type: ignore[no-untyped-def]
+    """SQLite batch migrations copy a table, drop it and rename the copy: with foreign keys on
+    (core.db turns them on at connect), dropping a table other rows refer to fails, so a
+    migration of a populated database would stop half-way. Off for the migration's own
+    connections only, set at connect (the pragma does nothing inside a transaction)."""
+    @event.listens_for(engine.sync_engine, "connect")
+    def _off(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+
+
 async def _run_online() -> None:
     engine = make_engine(_url())
+    if engine.dialect.name == "sqlite":
+        _without_foreign_keys(engine)
     async with engine.connect() as connection:
         await connection.run_sync(_configure)
         await connection.commit()
+    if connection.dialect.name == "sqlite":
+        # A migration may have erased or rewritten personal data (0010): no older copy of
+        # those pages may stay in the write-ahead log.
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            await connection.commit()
     await engine.dispose()
 
 

@@ -22,6 +22,27 @@ import core.outbox  # noqa: F401
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def pd_keys():
+    """Personal-data keys for the whole run, made up now (never a file in the repo): in the
+    environment, so bot processes the e2e tests start use the same ones, and in core."""
+    from core import pd
+
+    saved = {name: os.environ.get(name) for name in ("PD_KEY", "PD_INDEX_KEY", "PD_OLD_KEYS")}
+    os.environ["PD_KEY"] = pd.encode_key(pd.new_key())
+    os.environ["PD_INDEX_KEY"] = pd.encode_key(pd.new_key())
+    os.environ.pop("PD_OLD_KEYS", None)
+    ring = pd.load_keyring(key=os.environ["PD_KEY"], index_key=os.environ["PD_INDEX_KEY"], key_dir=".")
+    pd.configure(ring)
+    yield ring
+    pd.configure(None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def clock() -> FixedClock:
     return FixedClock(dt.datetime(2026, 11, 21, 12, 0))

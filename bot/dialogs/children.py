@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
@@ -32,6 +33,15 @@ def first_name(child: Child) -> str:
     """The given name alone, for buttons (ФИО: surname first)."""
     parts = (child.full_name or "").split()
     return parts[1] if len(parts) > 1 else (parts[0] if parts else "—")
+
+
+def child_draft(ctx: Ctx) -> dict[str, Any]:
+    """The add-child answers so far. They wait in the dialog state sealed (core.children.seal_draft),
+    so the database holds no child's data in clear text even between two questions."""
+    data = ctx.data
+    return {"name": core_children.open_draft(data["name"]),
+            "birth": dt.date.fromisoformat(core_children.open_draft(data["birth"])),
+            "snils": core_children.open_draft(data["snils"])}
 
 
 @step("children")
@@ -81,12 +91,12 @@ async def ask_muni(ctx: Ctx) -> Screen:
 
 @step("ch.confirm")
 async def confirm_screen(ctx: Ctx) -> Screen:
-    data = ctx.data
-    muni = await municipalities.get(ctx.session, int(data["muni"]))
-    birth = dt.date.fromisoformat(data["birth"])
+    draft = child_draft(ctx)
+    muni = await municipalities.get(ctx.session, int(ctx.data["muni"]))
+    birth = draft["birth"]
     text = texts.CHILD_SUMMARY.format(
-        name=data["name"], birth=fmt.date(birth), age=fmt.years(core_children.age_on(birth, ctx.today())),
-        snils=fmt.snils(data["snils"]), muni=muni.name)
+        name=draft["name"], birth=fmt.date(birth), age=fmt.years(core_children.age_on(birth, ctx.today())),
+        snils=fmt.snils_masked(draft["snils"]), muni=muni.name)
     return Screen(text=text, rows=rows(Button(texts.BTN_SAVE, "ch:save"),
                                        Button(texts.BTN_EDIT_AGAIN, "ch:add"), CANCEL))
 
@@ -108,10 +118,10 @@ async def press(ctx: Ctx, args: list[str]) -> Screen:
     if what == "mp" and ctx.step_name == "ch.muni" and len(args) == 2:
         return await ctx.advance("ch.muni", mpage=int_arg(args, 1))
     if what == "save" and ctx.step_name == "ch.confirm":
-        data = ctx.data
+        draft = child_draft(ctx)
         child = await core_children.register_child(
-            ctx.session, parent, full_name=data["name"], birth_date=dt.date.fromisoformat(data["birth"]),
-            snils=data["snils"], municipality_id=int(data["muni"]), clock=ctx.clock)
+            ctx.session, parent, full_name=draft["name"], birth_date=draft["birth"],
+            snils=draft["snils"], municipality_id=int(ctx.data["muni"]), clock=ctx.clock)
         note = texts.CHILD_SAVED if child.snils_confirmed else texts.CHILD_SAVED_UNCONFIRMED
         return await ctx.show("children", note)
     raise Stale()
@@ -120,17 +130,20 @@ async def press(ctx: Ctx, args: list[str]) -> Screen:
 @on_text("ch.name")
 async def name_text(ctx: Ctx, text: str) -> Screen:
     name = core_children.validate_full_name(text)
-    return await ctx.show("ch.birth", name=name)
+    return await ctx.show("ch.birth", name=core_children.seal_draft(name))
 
 
 @on_text("ch.birth")
 async def birth_text(ctx: Ctx, text: str) -> Screen:
     birth = core_children.parse_birth_date(text, ctx.clock)
     core_children.check_age(birth, ctx.clock)
-    return await ctx.advance("ch.snils", birth=birth.isoformat())
+    return await ctx.advance("ch.snils", birth=core_children.seal_draft(birth.isoformat()))
 
 
 @on_text("ch.snils")
 async def snils_text(ctx: Ctx, text: str) -> Screen:
     digits = normalize_snils(text)
-    return await ctx.advance("ch.muni", snils=digits)
+    # Refused here, not at the final save: a SNILS another parent's child has (saying nothing
+    # about that child). A forgotten child's comes back with its certificate when saved.
+    await core_children.snils_status(ctx.session, await ctx.require_parent(), digits)
+    return await ctx.advance("ch.muni", snils=core_children.seal_draft(digits))

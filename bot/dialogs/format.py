@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from core.models import Unit
+from core.snils import mask_snils
 
 NBSP = "\u00a0"
 
@@ -55,10 +56,13 @@ def date(day: dt.date | dt.datetime | None) -> str:
     return day.strftime("%d.%m.%Y")
 
 
-def snils(digits: str | None) -> str:
-    if not digits or len(digits) != 11:
-        return "—"
-    return f"{digits[0:3]}-{digits[3:6]}-{digits[6:9]} {digits[9:11]}"
+def snils_masked(digits: str | None) -> str:
+    """A SNILS as shown after it was typed: `***-***-445 95` (the last five digits only)."""
+    return mask_snils(digits) if digits and len(digits) == 11 else "—"
+
+
+# Every SNILS the bot shows is masked: no screen needs the whole number back.
+snils = snils_masked
 
 
 def short(text: str, limit: int = 40) -> str:

@@ -14,13 +14,6 @@ from core import parents, personal_data
 from core.models import Child, EnrollmentStatus
 
 
-def masked_snils(digits: str | None) -> str:
-    """Only the last five digits: `***-***-445 95` (the parent typed it; nobody reads it back)."""
-    if not digits or len(digits) != 11:
-        return "—"
-    return f"***-***-{digits[6:9]} {digits[9:11]}"
-
-
 def _day(ctx: Ctx, moment: dt.datetime | None) -> str:
     return fmt.date(moment.astimezone(ctx.clock.tz) if moment is not None else None)
 
@@ -32,7 +25,7 @@ def _platform(name: str) -> str:
 # --- /mydata -------------------------------------------------------------------------
 def _child_lines(ctx: Ctx, n: int, child: Child) -> list[str]:
     lines = [texts.MYDATA_CHILD.format(
-        n=n, name=child.full_name or "—", birth=fmt.date(child.birth_date), snils=masked_snils(child.snils),
+        n=n, name=child.full_name or "—", birth=fmt.date(child.birth_date), snils=fmt.snils_masked(child.snils),
         muni=child.municipality.name, added=_day(ctx, child.created_at))]
     certificate = child.certificate
     if certificate is None:

@@ -16,7 +16,7 @@ from core.models import Unit
 REASONS = {
     "consent_required": {}, "name_invalid": {}, "date_format": {}, "date_invalid": {"text": "31.02.2015"},
     "date_in_future": {}, "age_out_of_range": {"age": 4, "min": 5, "max": 17}, "snils_format": {},
-    "snils_checksum": {}, "snils_taken": {}, "snils_not_confirmed": {}, "municipality_not_found": {},
+    "snils_checksum": {}, "snils_taken": {}, "snils_already_added": {}, "child_draft_lost": {}, "snils_not_confirmed": {}, "municipality_not_found": {},
     "child_not_found": {}, "program_not_found": {}, "enrollment_not_found": {}, "subscription_not_found": {},
     "already_enrolled": {}, "already_waiting": {}, "seats_available": {}, "no_seats": {},
     "nominal_not_set": {"municipality": "Город Тест", "year": 2026}, "paid_program": {"provider": "ИП"},
@@ -53,7 +53,9 @@ def test_money_hours_dates_and_snils():
     assert fmt.hours(36) == f"36{nb}ч" and fmt.amount(1200, Unit.HOURS) == f"1{nb}200{nb}ч"
     assert fmt.amount(100, Unit.RUB) == f"1{nb}₽"
     assert fmt.date(dt.date(2026, 11, 21)) == "21.11.2026"
-    assert fmt.snils("11223344595") == "112-233-445 95"
+    # Shown masked everywhere once typed: only the last five digits.
+    assert fmt.snils("11223344595") == "***-***-445 95"
+    assert fmt.snils_masked("11223344595") == "***-***-445 95"
     assert [fmt.years(n) for n in (1, 4, 5, 11, 12, 21, 22, 17)] == [
         "1 год", "4 года", "5 лет", "11 лет", "12 лет", "21 год", "22 года", "17 лет"]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -91,7 +92,8 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
         assert texts.CHILD_ASK_SNILS in (await fake.say(PARENT, BIRTH)).text
         assert texts.CHILD_ASK_MUNI in (await fake.say(PARENT, SNILS)).text
         summary = await fake.click(PARENT, MUNICIPALITY)
-        assert CHILD in summary.text and SNILS in summary.text and MUNICIPALITY in summary.text
+        assert CHILD in summary.text and "***-***-445 95" in summary.text and MUNICIPALITY in summary.text
+        assert SNILS not in summary.text                     # shown masked once typed
         saved = await fake.click(PARENT, texts.BTN_SAVE)
         assert texts.CHILD_SAVED in saved.text and texts.NOT_ISSUED in saved.text
         assert count(db, "SELECT count(*) FROM children") == 1
@@ -159,3 +161,7 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
     assert reserved > 0 and refunded == reserved
     assert count(db, "SELECT count(*) FROM children") == 1
     assert_chat_hygiene(fake, output)
+    # Neither the database's files nor the process's log hold the child's data in clear text.
+    stored = b"".join(path.read_bytes() for path in Path(db).parent.glob(f"{Path(db).name}*"))
+    for clear in (CHILD, "Иванова", BIRTH, "2016-03-05", "11223344595", SNILS, "112-233-44595"):
+        assert clear.encode() not in stored and clear not in output, clear

@@ -50,3 +50,36 @@ def test_bad_operator_input_is_a_clear_message_not_a_traceback(tmp_path, args, m
     done = bot(tmp_path, *args)
     assert done.returncode != 0
     assert message in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+def test_pd_rotate_key_re_encrypts_every_value_under_a_new_key_in_the_key_file(tmp_path):
+    from core import pd
+
+    no_keys = {"PD_KEY": "", "PD_INDEX_KEY": "", "PD_OLD_KEYS": ""}
+    assert bot(tmp_path, "migrate", env=no_keys).returncode == 0
+    key_file = tmp_path / pd.KEY_FILE                 # made on first run, beside the database
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    ring = pd.load_keyring(key_dir=tmp_path)
+    old_id = ring.primary_id
+    db = sqlite3.connect(tmp_path / "cli.sqlite3")
+    db.execute("INSERT INTO municipalities (id, name) VALUES (1, 'Город')")
+    db.execute("INSERT INTO parents (id, platform, external_id, created_at) VALUES (1, 't', '1', '2026-11-01')")
+    for n in range(3):
+        db.execute("INSERT INTO children (parent_id, full_name_enc, birth_date_enc, snils_enc, snils_hash, "
+                   "snils_confirmed, municipality_id, created_at) VALUES (1, ?, ?, ?, ?, 1, 1, '2026-11-01')",
+                   (ring.encrypt("children.full_name", f"Иванов Иван {n}"),
+                    ring.encrypt("children.birth_date", "2016-03-05"),
+                    ring.encrypt("children.snils", f"1122334459{n}"), ring.snils_hash(f"1122334459{n}")))
+    db.commit()
+    done = bot(tmp_path, "pd", "rotate-key", "--batch", "2", env=no_keys)
+    assert done.returncode == 0, done.stderr
+    assert "re-encrypted 3 row(s) in 2 batch(es)" in done.stdout
+    shown = bot(tmp_path, "pd", "keys", env=no_keys).stdout
+    ring.refresh()
+    assert ring.primary_id != old_id
+    assert f"key {ring.primary_id} (primary): 9 value(s)" in shown and f"key {old_id} (old): 0 value(s)" in shown
+    names = [ring.decrypt("children.full_name", value) for (value,) in db.execute(
+        "SELECT full_name_enc FROM children ORDER BY id")]
+    assert names == ["Иванов Иван 0", "Иванов Иван 1", "Иванов Иван 2"]
+    bad = bot(tmp_path, "pd", "keys", env={"PD_KEY": "not a key!"})
+    assert bad.returncode != 0 and "PD_KEY" in bad.stderr and "Traceback" not in bad.stderr

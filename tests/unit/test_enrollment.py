@@ -51,11 +51,14 @@ async def test_refused_child_stores_nothing(db, clock):
 
 async def test_a_snils_used_by_another_child_is_refused(db, clock):
     async with db.write() as s:
-        parent = await f.parent(s, clock)
+        parent, other = await f.parent(s, clock), await f.parent(s, clock)
         await f.child(s, parent, clock, snils=f.VALID_SNILS)
         with pytest.raises(DomainError) as refusal:
-            await f.child(s, parent, clock, snils="11223344595")
+            await f.child(s, other, clock, snils="11223344595")
         assert refusal.value.reason == "snils_taken"
+        with pytest.raises(DomainError) as refusal:
+            await f.child(s, parent, clock, snils="112-233-44595")
+        assert refusal.value.reason == "snils_already_added"
 
 
 # --- the cost rule --------------------------------------------------------
