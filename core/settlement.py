@@ -1,20 +1,20 @@
-"""The calendar of the money (SPEC §1): month settlement and the year rollover.
+"""The calendar of the money (SPEC §1): month settlement and the year rollover, one batch
+of certificates at a time (core/calendar_jobs.py runs the batches and records the period).
 
-Both are idempotent services: the ledger's unique indexes make a second
-settlement, expiry, credit or renewal of the same thing impossible, and each
-run records its period in `job_runs`, so running twice changes nothing and a
-missed run can simply run late.
+Every step is idempotent: the ledger's unique indexes make a second settlement, expiry,
+credit or renewal of the same thing impossible, so a batch run twice changes nothing.
 """
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.certificates import append, balance, get_nominal, has_credit, lock_child
+from core.certificates import append, balance, get_nominal, has_credit
 from core.clock import Clock
 from core.costing import allocate, payable_months, price_per_month
 from core.errors import DomainError
@@ -57,7 +57,8 @@ def month_period(year: int, month: int) -> str:
 # --- month settlement -----------------------------------------------------
 
 async def _settle_through(session: AsyncSession, year: int, month: int, clock: Clock,
-                          certificate_id: int | None = None) -> int:
+                          certificate_id: int | None = None,
+                          certificate_ids: Sequence[int] | None = None) -> int:
     """Turn every open reservation of months up to (year, month) into spent money."""
     outer = aliased(LedgerEntry)
     closed = exists().where(and_(
@@ -68,6 +69,8 @@ async def _settle_through(session: AsyncSession, year: int, month: int, clock: C
                                outer.year * 100 + outer.month <= year * 100 + month)
     if certificate_id is not None:
         stmt = stmt.where(outer.certificate_id == certificate_id)
+    if certificate_ids is not None:  # one batch of a calendar job (core/calendar_jobs.py)
+        stmt = stmt.where(outer.certificate_id.in_(certificate_ids))
     settled = 0
     for reserve in (await session.execute(stmt)).scalars().all():
         session.add(LedgerEntry(certificate_id=reserve.certificate_id, kind=LedgerKind.SETTLE,
@@ -79,27 +82,38 @@ async def _settle_through(session: AsyncSession, year: int, month: int, clock: C
     return settled
 
 
-@dataclass
-class SettleReport:
-    period: str
-    settled: int
-    already_done: bool
-
-
-async def settle_month(session: AsyncSession, year: int, month: int, clock: Clock) -> SettleReport:
-    """Settle (year, month) and anything older still open: reservations become spent.
-
-    Run on the 1st for the previous month; a late run settles everything missed.
-    """
+def check_month_over(year: int, month: int, clock: Clock) -> str:
+    """The period of (year, month), refused unless the month is over."""
     if not 1 <= month <= 12:
         raise DomainError("month_invalid", month=month)
     if (year, month) >= (clock.today().year, clock.today().month):
         raise DomainError("month_not_over", period=month_period(year, month))
-    period = month_period(year, month)
-    already = await job_done(session, SETTLE_MONTH, period)
-    settled = await _settle_through(session, year, month, clock)
-    await mark_done(session, SETTLE_MONTH, period, clock)
-    return SettleReport(period=period, settled=settled, already_done=already and settled == 0)
+    return month_period(year, month)
+
+
+async def lock_certificates(session: AsyncSession, certificate_ids: Sequence[int]) -> list[Child]:
+    """Lock the children of a batch of certificates (in id order; every other writer takes
+    one child's lock, so no deadlock) and load them with their certificates, in certificate
+    id order."""
+    locked = (select(Child.id).join(Certificate, Certificate.child_id == Child.id)
+              .where(Certificate.id.in_(certificate_ids)).order_by(Child.id).with_for_update(of=Child))
+    child_ids = (await session.execute(locked)).scalars().all()
+    if not child_ids:
+        return []
+    # A statement of its own after the lock: on PostgreSQL it sees the certificates as
+    # committed by whoever held a child's lock before us.
+    children = (await session.execute(
+        select(Child).where(Child.id.in_(child_ids)).execution_options(populate_existing=True)
+    )).unique().scalars().all()
+    return sorted(children, key=lambda child: child.certificate.id if child.certificate else 0)
+
+
+async def settle_certificates(session: AsyncSession, year: int, month: int,
+                              certificate_ids: Sequence[int], clock: Clock) -> int:
+    """One batch of the month settlement (core/calendar_jobs.py runs them): the open
+    reservations of these certificates up to (year, month) become spent."""
+    await lock_certificates(session, certificate_ids)
+    return await _settle_through(session, year, month, clock, certificate_ids=certificate_ids)
 
 
 # --- the year rollover ----------------------------------------------------
@@ -113,8 +127,10 @@ class Renewal:
 
 @dataclass
 class RolloverReport:
+    """What rolling some certificates did (counts of certificates, of settled reservations)."""
     year: int
     certificates: int = 0
+    settled: int = 0
     expired: int = 0
     credited: int = 0
     renewals: list[Renewal] = field(default_factory=list)
@@ -138,12 +154,12 @@ async def roll_certificate(session: AsyncSession, child: Child, year: int, clock
         return
     report = report or RolloverReport(year=year)
     report.certificates += 1
-    await _settle_through(session, year - 1, 12, clock, certificate_id=certificate.id)
+    report.settled += await _settle_through(session, year - 1, 12, clock, certificate_id=certificate.id)
 
     old = await balance(session, certificate, year - 1)
     if old.available > 0 and old.unit is not None:
         append(session, certificate, LedgerKind.EXPIRE, old.available, unit=old.unit, year=year - 1, clock=clock)
-        report.expired += old.available
+        report.expired += 1
 
     if not await has_credit(session, certificate.id, year):
         nominal = await get_nominal(session, child.municipality_id, year)
@@ -152,7 +168,7 @@ async def roll_certificate(session: AsyncSession, child: Child, year: int, clock
             return
         certificate.unit = nominal.unit
         append(session, certificate, LedgerKind.CREDIT, nominal.amount, unit=nominal.unit, year=year, clock=clock)
-        report.credited += nominal.amount
+        report.credited += 1
         await session.flush()
 
     await _renew_continuing(session, child, certificate, year, clock, report)
@@ -189,20 +205,23 @@ async def _renew_continuing(session: AsyncSession, child: Child, certificate: Ce
         report.renewals.append(Renewal(enrollment_id=enrollment.id, charge=charge))
 
 
-async def year_rollover(session: AsyncSession, year: int, clock: Clock) -> RolloverReport:
-    """1 January: for every funded certificate, expire, credit, renew (see roll_certificate)."""
+async def roll_certificates(session: AsyncSession, year: int, certificate_ids: Sequence[int], clock: Clock,
+                            report: RolloverReport, stop: Callable[[], bool] | None = None) -> int:
+    """One batch of the year rollover (core/calendar_jobs.py runs them): December of the old
+    year settled on these certificates, then each funded one rolled (roll_certificate), in id
+    order. `stop()` is asked after each certificate: the batch may end early (its transaction
+    short); returns the last certificate id done."""
+    children = await lock_certificates(session, certificate_ids)
+    report.settled += await _settle_through(session, year - 1, 12, clock, certificate_ids=certificate_ids)
+    last = 0
+    for child in children:
+        await roll_certificate(session, child, year, clock, report)
+        last = child.certificate.id if child.certificate else last
+        if stop is not None and stop():
+            return last
+    return certificate_ids[-1]
+
+
+def check_year_started(year: int, clock: Clock) -> None:
     if year > clock.today().year:
         raise DomainError("year_not_started", year=year)
-    report = RolloverReport(year=year)
-    child_ids = (await session.execute(
-        select(Certificate.child_id).where(Certificate.status == CertificateStatus.FUNDED)
-        .order_by(Certificate.id))).scalars().all()
-    for child_id in child_ids:
-        child = await lock_child(session, child_id)
-        await roll_certificate(session, child, year, clock, report)
-    await session.flush()
-    # Settle December everywhere too (certificates without money have nothing to expire).
-    await _settle_through(session, year - 1, 12, clock)
-    await mark_done(session, YEAR_ROLLOVER, str(year), clock)
-    return report
-
