@@ -40,12 +40,15 @@ from core.settlement import (
 
 YEAR_END = "year-end-reminder"
 
-# Ids read per batch. Settling one is a single statement over the batch; rolling one over
-# is a dozen statements per certificate, so a rollover batch also ends at ROLL_BUDGET.
-SETTLE_BATCH = 500
-ROLL_BATCH = 200
-YEAR_END_BATCH = 500
-ROLL_BUDGET = 0.05   # seconds of work in one rollover transaction
+# The most ids one batch takes. A batch starts at FIRST_BATCH ids and then grows or shrinks
+# so that its transaction takes about BUDGET seconds: the writer lock is held that long,
+# and a parent's reply may wait for it (machines and databases differ tenfold).
+SETTLE_BATCH = 1000
+ROLL_BATCH = 500
+YEAR_END_BATCH = 1000
+FIRST_BATCH = 20
+MIN_BATCH = 10   # on a machine too busy to keep to the budget, still some progress a batch
+BUDGET = 0.04
 
 # Called after each committed batch with its number (tests inject a crash here).
 AfterBatch = Callable[[int], Awaitable[None]]
@@ -119,8 +122,8 @@ class _Run:
     already_done: bool = False
 
 
-# One batch: (session, ids after the cursor) -> (counts, the last id done).
-_Work = Callable[[AsyncSession, Sequence[int]], Awaitable[tuple[dict[str, int], int]]]
+# One batch: (session, the next ids after the cursor) -> its counts.
+_Work = Callable[[AsyncSession, Sequence[int]], Awaitable[dict[str, int]]]
 _Ids = Callable[[AsyncSession, int, int], Awaitable[Sequence[int]]]
 
 
@@ -140,27 +143,30 @@ async def _progress(session: AsyncSession, job: str, period: str, clock: Clock) 
 
 
 async def _run_in_batches(db: Database, job: str, period: str, clock: Clock, next_ids: _Ids,
-                          work: _Work, batch_size: int, after_batch: AfterBatch | None) -> _Run:
+                          work: _Work, batch_size: int, budget: float | None,
+                          after_batch: AfterBatch | None) -> _Run:
+    """Batches of `batch_size` ids, or sized to `budget` seconds each when it is given."""
     async with db.read() as session:
         if await job_done(session, job, period):
             return _Run(totals={}, already_done=True)
     run = _Run(totals={})
+    size = batch_size if budget is None else min(FIRST_BATCH, batch_size)
     while True:
         async with db.write() as session:
             if await job_done(session, job, period):   # finished meanwhile by another run
                 return run
+            started = time.perf_counter()   # from here on the batch holds the writer lock (SQLite)
             progress = await _progress(session, job, period, clock)
             if run.batches == 0 and progress.cursor:
                 run.resumed = True
-            ids = await next_ids(session, progress.cursor, batch_size)
-            finished = not ids
+            ids = await next_ids(session, progress.cursor, size)
             if ids:
-                counts, last = await work(session, ids)
+                counts = await work(session, ids)
                 totals = dict(progress.totals)
                 for name, count in counts.items():
                     totals[name] = totals.get(name, 0) + count
-                progress.totals, progress.cursor, progress.updated_at = totals, last, clock.now()
-                finished = len(ids) < batch_size and last == ids[-1]
+                progress.totals, progress.cursor, progress.updated_at = totals, ids[-1], clock.now()
+            finished = len(ids) < size
             if finished:
                 await mark_done(session, job, period, clock)
             run.totals = dict(progress.totals)
@@ -168,6 +174,9 @@ async def _run_in_batches(db: Database, job: str, period: str, clock: Clock, nex
             run.batches += 1
         if finished:
             return run
+        if budget is not None:
+            took = max(time.perf_counter() - started, 1e-4)
+            size = max(min(MIN_BATCH, batch_size), min(batch_size, int(size * budget / took), 2 * size))
         if after_batch is not None:
             await after_batch(run.batches)
         await asyncio.sleep(0)   # every update waiting runs before the next batch
@@ -183,40 +192,38 @@ def _ids_after(column: Any) -> _Ids:
 # --- the jobs -----------------------------------------------------------------------------
 
 async def settle_month(db: Database, year: int, month: int, clock: Clock, *, batch_size: int = SETTLE_BATCH,
-                       after_batch: AfterBatch | None = None) -> SettleMonthReport:
+                       budget: float | None = BUDGET, after_batch: AfterBatch | None = None) -> SettleMonthReport:
     """Settle (year, month) and anything older still open: reservations become spent.
     Run on the 1st for the previous month; a late run settles everything missed."""
     period = check_month_over(year, month, clock)
 
-    async def work(session: AsyncSession, ids: Sequence[int]) -> tuple[dict[str, int], int]:
-        return {"settled": await settle_certificates(session, year, month, ids, clock)}, ids[-1]
+    async def work(session: AsyncSession, ids: Sequence[int]) -> dict[str, int]:
+        return {"settled": await settle_certificates(session, year, month, ids, clock)}
 
     run = await _run_in_batches(db, SETTLE_MONTH, period, clock, _ids_after(Certificate.id), work,
-                                batch_size, after_batch)
+                                batch_size, budget, after_batch)
     return SettleMonthReport(period=period, settled=run.totals.get("settled", 0), batches=run.batches,
                              resumed=run.resumed, already_done=run.already_done)
 
 
 async def year_rollover(db: Database, year: int, clock: Clock, *, batch_size: int = ROLL_BATCH,
-                        budget: float = ROLL_BUDGET, after_batch: AfterBatch | None = None) -> YearRolloverReport:
+                        budget: float | None = BUDGET, after_batch: AfterBatch | None = None) -> YearRolloverReport:
     """1 January: every funded certificate expires its old remainder, is credited, renews its
-    continuing enrollments first (core.settlement.roll_certificate); each batch queues its
-    own co-payment notices in its transaction."""
+    continuing enrollments first (core.settlement); each batch queues its own co-payment
+    notices in its transaction."""
     check_year_started(year, clock)
 
-    async def work(session: AsyncSession, ids: Sequence[int]) -> tuple[dict[str, int], int]:
-        started = time.perf_counter()
+    async def work(session: AsyncSession, ids: Sequence[int]) -> dict[str, int]:
         batch = RolloverReport(year=year)
-        last = await roll_certificates(session, year, ids, clock, batch,
-                                       stop=lambda: time.perf_counter() - started > budget)
+        await roll_certificates(session, year, ids, clock, batch)
         charges = [renewal.charge.id for renewal in batch.shortfalls]
         notices = await outbox.enqueue_copay_notices(session, clock, charge_ids=charges)
-        return {"certificates": batch.certificates, "settled": batch.settled,
-                "expired": batch.expired, "credited": batch.credited, "renewals": len(batch.renewals),
-                "shortfalls": len(batch.shortfalls), "notices": notices}, last
+        return {"certificates": batch.certificates, "settled": batch.settled, "expired": batch.expired,
+                "credited": batch.credited, "renewals": len(batch.renewals),
+                "shortfalls": len(batch.shortfalls), "notices": notices}
 
     run = await _run_in_batches(db, YEAR_ROLLOVER, str(year), clock, _ids_after(Certificate.id), work,
-                                batch_size, after_batch)
+                                batch_size, budget, after_batch)
     t = run.totals
     return YearRolloverReport(
         year=year, certificates=t.get("certificates", 0), settled=t.get("settled", 0),
@@ -226,13 +233,12 @@ async def year_rollover(db: Database, year: int, clock: Clock, *, batch_size: in
 
 
 async def year_end_reminders(db: Database, day: dt.date, clock: Clock, *, batch_size: int = YEAR_END_BATCH,
-                             after_batch: AfterBatch | None = None) -> YearEndReport:
+                             budget: float | None = BUDGET, after_batch: AfterBatch | None = None) -> YearEndReport:
     """Queue the reminders of `day` (free money expires on 31 December), parents in batches."""
-    async def work(session: AsyncSession, ids: Sequence[int]) -> tuple[dict[str, int], int]:
-        queued = await outbox.enqueue_year_end(session, day, clock, parent_ids=(ids[0] - 1, ids[-1]))
-        return {"notices": queued}, ids[-1]
+    async def work(session: AsyncSession, ids: Sequence[int]) -> dict[str, int]:
+        return {"notices": await outbox.enqueue_year_end(session, day, clock, parent_ids=(ids[0] - 1, ids[-1]))}
 
     run = await _run_in_batches(db, YEAR_END, day.isoformat(), clock, _ids_after(Parent.id), work,
-                                batch_size, after_batch)
+                                batch_size, budget, after_batch)
     return YearEndReport(day=day.isoformat(), notices=run.totals.get("notices", 0), batches=run.batches,
                          resumed=run.resumed, already_done=run.already_done)

@@ -7,14 +7,15 @@ credit or renewal of the same thing impossible, so a batch run twice changes not
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from core.certificates import append, balance, get_nominal, has_credit
+from core.certificates import append, balance
 from core.clock import Clock
 from core.costing import allocate, payable_months, price_per_month
 from core.errors import DomainError
@@ -29,7 +30,9 @@ from core.models import (
     JobRun,
     LedgerEntry,
     LedgerKind,
+    Nominal,
     Program,
+    Unit,
 )
 
 SETTLE_MONTH = "settle-month"
@@ -142,45 +145,111 @@ class RolloverReport:
 
 async def roll_certificate(session: AsyncSession, child: Child, year: int, clock: Clock,
                            report: RolloverReport | None = None) -> None:
-    """Bring one certificate into `year` (caller holds the child's lock).
-
-    1. settle what is left of the old year; 2. expire the old free remainder;
-    3. credit the new nominal (if the municipality has one and the child is
-    still under 18 on 1 January); 4. reserve continuing enrollments first,
-    recording each shortfall as a co-payment. Every step is idempotent.
-    """
+    """Bring one certificate into `year` (caller holds the child's lock); see _roll."""
     certificate = child.certificate
     if certificate is None or certificate.status is not CertificateStatus.FUNDED:
         return
     report = report or RolloverReport(year=year)
-    report.certificates += 1
     report.settled += await _settle_through(session, year - 1, 12, clock, certificate_id=certificate.id)
+    facts = await _year_facts(session, [certificate.id], year)
+    nominals = await _nominals(session, [child.municipality_id], year)
+    await _roll(session, [child], year, clock, report, facts, nominals, continuing={child.id})
 
-    old = await balance(session, certificate, year - 1)
-    if old.available > 0 and old.unit is not None:
-        append(session, certificate, LedgerKind.EXPIRE, old.available, unit=old.unit, year=year - 1, clock=clock)
+
+@dataclass
+class _Facts:
+    old_available: int = 0   # the old year's free remainder
+    credited: bool = False   # the new year's nominal is credited already
+
+
+async def _year_facts(session: AsyncSession, certificate_ids: Sequence[int], year: int) -> dict[int, _Facts]:
+    """What the rollover needs to know of each certificate's ledger, in one statement."""
+    await session.flush()
+    stmt = (select(LedgerEntry.certificate_id, LedgerEntry.year, LedgerEntry.kind, func.sum(LedgerEntry.amount))
+            .where(LedgerEntry.certificate_id.in_(certificate_ids), LedgerEntry.year.in_([year - 1, year]),
+                   LedgerEntry.kind != LedgerKind.SETTLE)
+            .group_by(LedgerEntry.certificate_id, LedgerEntry.year, LedgerEntry.kind))
+    facts: dict[int, _Facts] = {}
+    for certificate_id, entry_year, kind, total in (await session.execute(stmt)).all():
+        found = facts.setdefault(certificate_id, _Facts())
+        if entry_year == year:
+            found.credited = found.credited or kind is LedgerKind.CREDIT
+        else:
+            found.old_available += AVAILABLE_SIGN[kind] * int(total)
+    return facts
+
+
+# How each kind of entry moves the available balance (core.certificates.balance).
+AVAILABLE_SIGN = {LedgerKind.CREDIT: 1, LedgerKind.RESERVE: -1, LedgerKind.REFUND: 1, LedgerKind.EXPIRE: -1,
+                  LedgerKind.SETTLE: 0}
+
+
+async def _nominals(session: AsyncSession, municipality_ids: Sequence[int], year: int) -> dict[int, Nominal]:
+    stmt = select(Nominal).where(Nominal.year == year, Nominal.municipality_id.in_(set(municipality_ids)))
+    return {nominal.municipality_id: nominal for nominal in (await session.execute(stmt)).scalars()}
+
+
+async def _continuing(session: AsyncSession, child_ids: Sequence[int], year: int) -> set[int]:
+    """The children with an enrollment to renew into `year` (see _renew_continuing)."""
+    stmt = (select(Enrollment.child_id).join(Program, Enrollment.program_id == Program.id)
+            .where(Enrollment.child_id.in_(child_ids), *_renewable(year)).distinct())
+    return set((await session.execute(stmt)).scalars())
+
+
+def _renewable(year: int) -> list[ColumnElement[bool]]:
+    charged = exists().where(Charge.enrollment_id == Enrollment.id, Charge.year == year)
+    return [Enrollment.status == EnrollmentStatus.ACTIVE, Program.funding == Funding.CERTIFICATE,
+            Program.end_date >= dt.date(year, 1, 1), ~charged]
+
+
+def _expire_and_credit(child: Child, year: int, clock: Clock, report: RolloverReport, facts: _Facts,
+                       nominals: dict[int, Nominal]) -> list[dict[str, Any]]:
+    """The rollover's first two rules for one certificate, its old year settled already:
+    1. the old free remainder expires; 2. the new nominal is credited (if the municipality
+    has one and the child is still under 18 on 1 January). The ledger rows to append (the
+    unique indexes refuse a second expiry or credit of a year)."""
+    certificate = child.certificate
+    assert certificate is not None
+    report.certificates += 1
+    rows = []
+    if facts.old_available > 0 and certificate.unit is not None:
+        rows.append(_entry(certificate, LedgerKind.EXPIRE, facts.old_available, certificate.unit, year - 1, clock))
         report.expired += 1
+    if not facts.credited:
+        nominal = nominals.get(child.municipality_id)
+        if nominal is not None and certificate.valid_until >= dt.date(year, 1, 1):
+            certificate.unit = nominal.unit
+            rows.append(_entry(certificate, LedgerKind.CREDIT, nominal.amount, nominal.unit, year, clock))
+            report.credited += 1
+    return rows
 
-    if not await has_credit(session, certificate.id, year):
-        nominal = await get_nominal(session, child.municipality_id, year)
-        if nominal is None or certificate.valid_until < dt.date(year, 1, 1):
-            await session.flush()
-            return
-        certificate.unit = nominal.unit
-        append(session, certificate, LedgerKind.CREDIT, nominal.amount, unit=nominal.unit, year=year, clock=clock)
-        report.credited += 1
-        await session.flush()
 
-    await _renew_continuing(session, child, certificate, year, clock, report)
+def _entry(certificate: Certificate, kind: LedgerKind, amount: int, unit: Unit, year: int,
+           clock: Clock) -> dict[str, Any]:
+    return {"certificate_id": certificate.id, "kind": kind, "amount": amount, "unit": unit, "year": year,
+            "month": None, "enrollment_id": None, "created_at": clock.now()}
+
+
+async def _roll(session: AsyncSession, children: Sequence[Child], year: int, clock: Clock,
+                report: RolloverReport, facts: dict[int, _Facts], nominals: dict[int, Nominal],
+                continuing: set[int]) -> None:
+    """Roll funded certificates whose old year is settled: expire and credit (one insert for
+    all), then 3. reserve the continuing enrollments first, recording each shortfall as a
+    co-payment. Every step is idempotent."""
+    rows = [row for child in children
+            for row in _expire_and_credit(child, year, clock, report, facts.get(child.certificate.id, _Facts()),
+                                          nominals)]
+    if rows:
+        await session.execute(insert(LedgerEntry), rows)
+    for child in children:
+        if child.id in continuing and child.certificate.unit is not None:
+            await _renew_continuing(session, child, child.certificate, year, clock, report)
 
 
 async def _renew_continuing(session: AsyncSession, child: Child, certificate: Certificate, year: int,
                             clock: Clock, report: RolloverReport) -> None:
-    charged = exists().where(Charge.enrollment_id == Enrollment.id, Charge.year == year)
     stmt = (select(Enrollment).join(Program, Enrollment.program_id == Program.id)
-            .where(Enrollment.child_id == child.id, Enrollment.status == EnrollmentStatus.ACTIVE,
-                   Program.funding == Funding.CERTIFICATE, Program.end_date >= dt.date(year, 1, 1),
-                   ~charged)
+            .where(Enrollment.child_id == child.id, *_renewable(year))
             .order_by(Enrollment.enrolled_at, Enrollment.id))
     unit = certificate.unit
     assert unit is not None
@@ -206,20 +275,21 @@ async def _renew_continuing(session: AsyncSession, child: Child, certificate: Ce
 
 
 async def roll_certificates(session: AsyncSession, year: int, certificate_ids: Sequence[int], clock: Clock,
-                            report: RolloverReport, stop: Callable[[], bool] | None = None) -> int:
-    """One batch of the year rollover (core/calendar_jobs.py runs them): December of the old
-    year settled on these certificates, then each funded one rolled (roll_certificate), in id
-    order. `stop()` is asked after each certificate: the batch may end early (its transaction
-    short); returns the last certificate id done."""
+                            report: RolloverReport) -> None:
+    """One batch of the year rollover (core/calendar_jobs.py runs them): the children locked,
+    the old year's reservations settled, then each funded certificate rolled (_roll), what
+    the rules need read for the whole batch at once."""
     children = await lock_certificates(session, certificate_ids)
     report.settled += await _settle_through(session, year - 1, 12, clock, certificate_ids=certificate_ids)
-    last = 0
-    for child in children:
-        await roll_certificate(session, child, year, clock, report)
-        last = child.certificate.id if child.certificate else last
-        if stop is not None and stop():
-            return last
-    return certificate_ids[-1]
+    funded = [child for child in children
+              if child.certificate is not None and child.certificate.status is CertificateStatus.FUNDED]
+    if not funded:
+        return
+    facts = await _year_facts(session, [child.certificate.id for child in funded], year)
+    nominals = await _nominals(session, [child.municipality_id for child in funded], year)
+    continuing = await _continuing(session, [child.id for child in funded], year)
+    await _roll(session, funded, year, clock, report, facts, nominals, continuing)
+    await session.flush()
 
 
 def check_year_started(year: int, clock: Clock) -> None:

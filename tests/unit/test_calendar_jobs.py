@@ -79,16 +79,16 @@ async def test_a_rollover_interrupted_after_some_batches_and_run_again_ends_as_o
             on(clock, 2026, 11, 2, 12, 0)
             await families(db, clock)
         on(clock, 2027, 1, 1, 0, 10)
-        whole = await calendar_jobs.year_rollover(clean, 2027, clock, batch_size=2, budget=60)
+        whole = await calendar_jobs.year_rollover(clean, 2027, clock, batch_size=2, budget=None)
 
         with pytest.raises(Crash):
-            await calendar_jobs.year_rollover(any_db, 2027, clock, batch_size=2, budget=60,
+            await calendar_jobs.year_rollover(any_db, 2027, clock, batch_size=2, budget=None,
                                              after_batch=crash_after(2))
         assert await count(any_db, JobRun, JobRun.job == YEAR_ROLLOVER) == 0     # not done yet
         async with any_db.read() as s:
             progress = await s.get(JobProgress, (YEAR_ROLLOVER, "2027"))
         assert progress.totals["certificates"] == 4                            # two batches of two
-        resumed = await calendar_jobs.year_rollover(any_db, 2027, clock, batch_size=2, budget=60)
+        resumed = await calendar_jobs.year_rollover(any_db, 2027, clock, batch_size=2, budget=None)
         again = await calendar_jobs.year_rollover(any_db, 2027, clock, batch_size=2)
 
         assert await ledger(any_db) == await ledger(clean)       # nothing credited or expired twice
@@ -108,8 +108,9 @@ async def test_a_month_settlement_interrupted_resumes_after_the_last_batch(any_d
     await families(any_db, clock)
     on(clock, 2026, 12, 1, 0, 5)
     with pytest.raises(Crash):
-        await calendar_jobs.settle_month(any_db, 2026, 11, clock, batch_size=3, after_batch=crash_after(1))
-    report = await calendar_jobs.settle_month(any_db, 2026, 11, clock, batch_size=3)
+        await calendar_jobs.settle_month(any_db, 2026, 11, clock, batch_size=3, budget=None,
+                                         after_batch=crash_after(1))
+    report = await calendar_jobs.settle_month(any_db, 2026, 11, clock, batch_size=3, budget=None)
     assert (report.settled, report.resumed, report.already_done) == (CHILDREN, True, False)
     assert report.summary() == "settle-month 2026-11: 7 reservation(s) settled in 2 batch(es), " \
                                "resumed after an interruption"
@@ -124,9 +125,9 @@ async def test_year_end_reminders_go_out_in_batches_of_parents_once_each(any_db)
     await families(any_db, clock)
     on(clock, 2026, 12, 1, 10, 0)
     with pytest.raises(Crash):
-        await calendar_jobs.year_end_reminders(any_db, clock.today(), clock, batch_size=2,
+        await calendar_jobs.year_end_reminders(any_db, clock.today(), clock, batch_size=2, budget=None,
                                                after_batch=crash_after(1))
-    report = await calendar_jobs.year_end_reminders(any_db, clock.today(), clock, batch_size=2)
+    report = await calendar_jobs.year_end_reminders(any_db, clock.today(), clock, batch_size=2, budget=None)
     assert report.notices == CHILDREN and report.resumed
     assert await count(any_db, Outbox) == CHILDREN
     assert (await calendar_jobs.year_end_reminders(any_db, clock.today(), clock)).already_done
@@ -152,19 +153,24 @@ async def test_other_updates_get_through_between_the_batches_of_a_rollover(db):
             (await s.execute(select(Parent).where(Parent.external_id == "p0"))).scalar_one().unreachable_at = None
         parent_served_after.append(len(batches_done))
 
-    rollover = asyncio.create_task(calendar_jobs.year_rollover(db, 2027, clock, batch_size=1, after_batch=hook))
+    rollover = asyncio.create_task(calendar_jobs.year_rollover(db, 2027, clock, batch_size=1, budget=None,
+                                                          after_batch=hook))
     await asyncio.gather(parent_writes(), rollover)
     assert rollover.result().certificates == 6
     assert parent_served_after == [1]                      # right after the first batch, not the sixth
 
 
-async def test_a_rollover_batch_ends_early_when_its_time_budget_is_spent(db):
+async def test_batches_shrink_or_grow_to_keep_each_transaction_within_its_time_budget(db, monkeypatch):
     clock = FixedClock(dt.datetime(2026, 11, 2, 12, 0))
-    await families(db, clock, count=5)
+    await families(db, clock)
+    monkeypatch.setattr(calendar_jobs, "FIRST_BATCH", 4)
+    monkeypatch.setattr(calendar_jobs, "MIN_BATCH", 1)
     on(clock, 2027, 1, 1, 0, 10)
-    report = await calendar_jobs.year_rollover(db, 2027, clock, batch_size=100, budget=0.0)
-    assert report.certificates == 5 and report.batches == 5   # one certificate per transaction
-    assert report.credited == 5
+    tight = await calendar_jobs.year_rollover(db, 2027, clock, batch_size=100, budget=1e-9)
+    assert (tight.certificates, tight.batches) == (CHILDREN, 4)      # 4, then one at a time: 1, 1, 1
+    on(clock, 2027, 2, 1, 0, 5)
+    roomy = await calendar_jobs.settle_month(db, 2027, 1, clock, batch_size=100, budget=60)
+    assert roomy.batches == 2                                         # 4, then up to twice as many
 
 
 # --- `jobs run … --at`: never the future; one summary, printed and logged ------------------------
