@@ -203,25 +203,27 @@ def _renewable(year: int) -> list[ColumnElement[bool]]:
 
 
 def _expire_and_credit(child: Child, year: int, clock: Clock, report: RolloverReport, facts: _Facts,
-                       nominals: dict[int, Nominal]) -> list[dict[str, Any]]:
+                       nominals: dict[int, Nominal], rows: list[dict[str, Any]]) -> bool:
     """The rollover's first two rules for one certificate, its old year settled already:
     1. the old free remainder expires; 2. the new nominal is credited (if the municipality
-    has one and the child is still under 18 on 1 January). The ledger rows to append (the
-    unique indexes refuse a second expiry or credit of a year)."""
+    has one and the child is still under 18 on 1 January). Adds the ledger rows to `rows`
+    (the unique indexes refuse a second expiry or credit of a year); whether the certificate
+    holds the new year's money, so that its continuing enrollments are renewed."""
     certificate = child.certificate
     assert certificate is not None
     report.certificates += 1
-    rows = []
     if facts.old_available > 0 and certificate.unit is not None:
         rows.append(_entry(certificate, LedgerKind.EXPIRE, facts.old_available, certificate.unit, year - 1, clock))
         report.expired += 1
-    if not facts.credited:
-        nominal = nominals.get(child.municipality_id)
-        if nominal is not None and certificate.valid_until >= dt.date(year, 1, 1):
-            certificate.unit = nominal.unit
-            rows.append(_entry(certificate, LedgerKind.CREDIT, nominal.amount, nominal.unit, year, clock))
-            report.credited += 1
-    return rows
+    if facts.credited:
+        return True
+    nominal = nominals.get(child.municipality_id)
+    if nominal is None or certificate.valid_until < dt.date(year, 1, 1):
+        return False
+    certificate.unit = nominal.unit
+    rows.append(_entry(certificate, LedgerKind.CREDIT, nominal.amount, nominal.unit, year, clock))
+    report.credited += 1
+    return True
 
 
 def _entry(certificate: Certificate, kind: LedgerKind, amount: int, unit: Unit, year: int,
@@ -236,13 +238,14 @@ async def _roll(session: AsyncSession, children: Sequence[Child], year: int, clo
     """Roll funded certificates whose old year is settled: expire and credit (one insert for
     all), then 3. reserve the continuing enrollments first, recording each shortfall as a
     co-payment. Every step is idempotent."""
-    rows = [row for child in children
-            for row in _expire_and_credit(child, year, clock, report, facts.get(child.certificate.id, _Facts()),
-                                          nominals)]
+    rows: list[dict[str, Any]] = []
+    funded_this_year = [child for child in children
+                        if _expire_and_credit(child, year, clock, report,
+                                              facts.get(child.certificate.id, _Facts()), nominals, rows)]
     if rows:
         await session.execute(insert(LedgerEntry), rows)
-    for child in children:
-        if child.id in continuing and child.certificate.unit is not None:
+    for child in funded_this_year:
+        if child.id in continuing:
             await _renew_continuing(session, child, child.certificate, year, clock, report)
 
 

@@ -120,6 +120,20 @@ async def test_a_month_settlement_interrupted_resumes_after_the_last_batch(any_d
     assert await count(any_db, JobRun, JobRun.job == SETTLE_MONTH, JobRun.period == "2026-11") == 1
 
 
+async def test_without_a_nominal_for_the_new_year_the_remainder_expires_and_nothing_is_renewed(db):
+    clock = FixedClock(dt.datetime(2026, 11, 2, 12, 0))
+    async with db.write() as s:
+        await f.nominal(s, 2026, rubles=12000)                 # no nominal for 2027 yet
+        parent = await f.parent(s, clock, "p1", platform="telegram")
+        child = await f.child(s, parent, clock)
+        program = await f.program(s, clock, price_rub=1000)
+        await enroll(s, parent, child.id, program.id, clock)
+    on(clock, 2027, 1, 1, 0, 10)
+    report = await calendar_jobs.year_rollover(db, 2027, clock)
+    assert (report.certificates, report.expired, report.credited, report.renewals) == (1, 1, 0, 0)
+    assert await count(db, Charge, Charge.year == 2027) == 0   # no co-payment of the whole year
+
+
 async def test_year_end_reminders_go_out_in_batches_of_parents_once_each(any_db):
     clock = FixedClock(dt.datetime(2026, 11, 2, 12, 0))
     await families(any_db, clock)
