@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the six benchmarks of issue 6, on SQLite and, when the
+"""`python -m bench` (`make bench`): the benchmarks of issues 6 and 11, on SQLite and, when the
 server is reachable, PostgreSQL; prints a table, writes bench/results.json and the README's
 "## Benchmarks" section (between <!-- bench:start --> and <!-- bench:end -->).
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from bench.common import ROOT, Result, backends, pg_reachable
 from core.clock import FixedClock
 
-BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention")
+BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention", "newyear")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -41,7 +41,8 @@ def sizes(scale: float) -> dict[str, int]:
         return max(10, int(x * scale))
     return {"updates": n(20_000), "parents": n(2_000), "journeys": n(200), "subscribers": n(100_000),
             "new_programs": max(5, int(50 * min(scale * 10, 1))), "programs": n(100_000),
-            "searches": n(1_000), "stored_parents": n(100_000), "operations": n(1_000)}
+            "searches": n(1_000), "stored_parents": n(100_000), "operations": n(1_000),
+            "new_year_certificates": n(100_000)}
 
 
 async def main(args: argparse.Namespace) -> list[Result]:
@@ -80,6 +81,9 @@ async def main(args: argparse.Namespace) -> list[Result]:
                     elif name == "contention":
                         from bench import contention
                         results += await contention.run(backend, url, clock, s["operations"], log=say)
+                    elif name == "newyear":
+                        from bench import newyear
+                        results += await newyear.run(backend, url, clock, s["new_year_certificates"], log=say)
         say(f"   ({time.perf_counter() - started:.0f}s)")
     return results
 

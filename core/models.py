@@ -493,6 +493,17 @@ class JobRun(Base):
     done_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+class JobProgress(Base):
+    """How far a batched calendar job got in its period: it resumes after `cursor` (the last
+    id done) and adds to `totals` (its report's counts), so a crash never does a batch twice."""
+    __tablename__ = "job_progress"
+    job: Mapped[str] = mapped_column(String(32), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    totals: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
 class DialogState(Base):
     """Where each (platform, user) stands in a conversation; survives restarts."""
     __tablename__ = "dialog_states"

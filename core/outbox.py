@@ -16,6 +16,7 @@ late commits while the unique key keeps them from arriving twice.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -209,20 +210,26 @@ async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
     return queued
 
 
-async def enqueue_copay_notices(session: AsyncSession, clock: Clock) -> int:
-    """Queue a notice for each renewal Charge with a co-payment not yet told. Only the
-    rollover's renewals: a new enrollment's co-payment was shown before it was confirmed."""
+async def enqueue_copay_notices(session: AsyncSession, clock: Clock,
+                                charge_ids: Sequence[int] | None = None) -> int:
+    """Queue a notice for each renewal Charge with a co-payment not yet told (only those of
+    `charge_ids` when given: one batch of the year rollover). Only the rollover's renewals:
+    a new enrollment's co-payment was shown before it was confirmed."""
     now = clock.now()
+    untold = [Charge.renewal.is_(True), Charge.copay > 0, Charge.notified_at.is_(None)]
+    if charge_ids is not None:
+        if not charge_ids:
+            return 0
+        untold.append(Charge.id.in_(charge_ids))
     rows = (select(*_notice_row(COPAY, Charge.id, now))
             .select_from(Charge)
             .join(Enrollment, Enrollment.id == Charge.enrollment_id)
             .join(Child, Child.id == Enrollment.child_id)
             .join(Parent, Parent.id == Child.parent_id)
-            .where(Charge.renewal.is_(True), Charge.copay > 0, Charge.notified_at.is_(None),
-                   Parent.forgotten_at.is_(None)))
+            .where(*untold, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
     await session.execute(
-        update(Charge).where(Charge.renewal.is_(True), Charge.copay > 0, Charge.notified_at.is_(None))
+        update(Charge).where(*untold)
         .values(notified_at=now).execution_options(synchronize_session=False))
     return queued
 
@@ -231,16 +238,26 @@ def year_end_ref(day: dt.date) -> int:
     return day.year * 10000 + day.month * 100 + day.day
 
 
-async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock) -> int:
+async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock,
+                           parent_ids: tuple[int, int] | None = None) -> int:
     """Queue a reminder (tagged with `day`) to each parent whose funded certificates still
-    hold free money in `day.year`: it expires on 31 December."""
+    hold free money in `day.year`: it expires on 31 December. `parent_ids` (after, upto]:
+    one batch of parents (core/calendar_jobs.py), whose ledger alone is summed."""
     sums = (select(LedgerEntry.certificate_id,
                    func.sum(LedgerEntry.amount).filter(LedgerEntry.kind.in_(
                        [LedgerKind.CREDIT, LedgerKind.REFUND])).label("plus"),
                    func.sum(LedgerEntry.amount).filter(LedgerEntry.kind.in_(
                        [LedgerKind.RESERVE, LedgerKind.EXPIRE])).label("minus"))
             .where(LedgerEntry.year == day.year)
-            .group_by(LedgerEntry.certificate_id)).subquery()
+            .group_by(LedgerEntry.certificate_id))
+    parents = []
+    if parent_ids is not None:
+        after, upto = parent_ids
+        sums = (sums.join(Certificate, Certificate.id == LedgerEntry.certificate_id)
+                .join(Child, Child.id == Certificate.child_id)
+                .where(Child.parent_id > after, Child.parent_id <= upto))
+        parents = [Parent.id > after, Parent.id <= upto]
+    sums = sums.subquery()
     has_free = exists().where(
         Certificate.child_id == Child.id, Certificate.status == CertificateStatus.FUNDED,
         sums.c.certificate_id == Certificate.id,
@@ -251,7 +268,7 @@ async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock) ->
                    literal(PENDING).label("status"), literal(0).label("attempts"),
                    literal(clock.now(), UTCDateTime()).label("created_at"))
             .select_from(Parent)
-            .where(Parent.forgotten_at.is_(None),
+            .where(Parent.forgotten_at.is_(None), *parents,
                    exists().where(Child.parent_id == Parent.id, Child.forgotten_at.is_(None), has_free)))
     return await _insert_from(session, rows)
 

@@ -3,12 +3,16 @@
 notify: fan out and deliver once through the configured platforms' senders,
 built from settings without starting any long poll. settle-month --at D settles
 the month before D as if it were D 00:05 in TIMEZONE; year-rollover --at D
-rolls into D's year as if it were 1 January… D 00:10.
+rolls into D's year as if it were D 00:10. D may be today or a day that passed
+(a run the bot missed), never a day still to come: running the future would
+settle months not over and expire a year's money early. Each job prints the
+same one-line summary the scheduler logs.
 """
 from __future__ import annotations
 
 import datetime as dt
 import inspect
+import sys
 from typing import Any
 
 from bot.config import Settings
@@ -22,10 +26,18 @@ SETTLE_AT = dt.time(0, 5)
 ROLLOVER_AT = dt.time(0, 10)
 
 
-def _clock(settings: Settings, at: dt.date | None, time: dt.time) -> Clock:
+def _clock(settings: Settings, now: Clock, at: dt.date | None, time: dt.time) -> Clock:
     if at is None:
-        return make_clock(settings)
+        return now
     return FixedClock(dt.datetime.combine(at, time), settings.timezone)
+
+
+def future_refusal(at: dt.date | None, now: Clock) -> str | None:
+    """Why `--at` cannot be run (a day after today in TIMEZONE), or None."""
+    if at is None or at <= now.today():
+        return None
+    return (f"error: --at {at.isoformat()} is after today ({now.today().isoformat()} in {now.tz.key}); "
+            "a job runs for today or a day that passed, never ahead. Nothing was written.")
 
 
 def build_senders(ctx: AppContext) -> dict[str, Any]:
@@ -52,27 +64,31 @@ async def close_senders(senders: dict[str, Any]) -> None:
                 await result
 
 
-async def run_job(name: str, at: dt.date | None, settings: Settings) -> int:
+async def run_job(name: str, at: dt.date | None, settings: Settings, clock: Clock | None = None) -> int:
+    """Run one job now (`clock`: the real one unless a test injects another)."""
     if name not in JOBS:
-        print(f"error: unknown job {name!r}; jobs: {', '.join(JOBS)}")
+        print(f"error: unknown job {name!r}; jobs: {', '.join(JOBS)}", file=sys.stderr)
+        return 2
+    now = clock or make_clock(settings)
+    refusal = future_refusal(at, now)
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
         return 2
     db = await open_database(settings)
     try:
         if name == "settle-month":
-            clock = _clock(settings, at, SETTLE_AT)
-            period = await tasks.run_settle_month(db, clock)
-            print(f"settle-month: {period} settled")
+            report = await tasks.run_settle_month(db, _clock(settings, now, at, SETTLE_AT))
+            print(report.summary())
             return 0
         if name == "year-rollover":
-            clock = _clock(settings, at, ROLLOVER_AT)
-            shortfalls = await tasks.run_year_rollover(db, clock, clock.today().year)
-            print(f"year-rollover: {clock.today().year} done; {shortfalls} co-payment(s) to tell parents")
+            rollover_clock = _clock(settings, now, at, ROLLOVER_AT)
+            print((await tasks.run_year_rollover(db, rollover_clock, rollover_clock.today().year)).summary())
             return 0
-        clock = _clock(settings, at, dt.time(12, 0)) if at else make_clock(settings)
-        ctx = AppContext(settings=settings, db=db, clock=clock, dialogs=None)
+        notify_clock = _clock(settings, now, at, dt.time(12, 0))
+        ctx = AppContext(settings=settings, db=db, clock=notify_clock, dialogs=None)
         ctx.senders.update(build_senders(ctx))
         try:
-            report = await tasks.notify(db, clock, Deliverer(db, clock, ctx.senders))
+            report = await tasks.notify(db, notify_clock, Deliverer(db, notify_clock, ctx.senders))
         finally:
             await close_senders(ctx.senders)
         d = report.delivery

@@ -3,10 +3,12 @@
 notify          fan new programs out, queue waiting-list and co-payment notices,
                 deliver what is due;
 settle-month    settle the previous month (1st, 00:05);
-year-rollover   expire, credit, renew (1 January, 00:10), then notify co-payments;
+year-rollover   expire, credit, renew, queue the co-payment notices (1 January, 00:10);
 year-end        remind parents with free money left (1 and 20 December);
 hold-expiry     pass seats held longer than 24 hours to the next in line (every few
                 minutes, in batches of core.waitlist.EXPIRY_BATCH per transaction);
+                the three calendar jobs run in batches (core/calendar_jobs.py): the bot
+                answers between them, and a crash resumes after the last batch;
 catch_up        at start-up: each calendar job whose period passed while the bot
                 was down runs once, not once per missed tick.
 """
@@ -18,23 +20,15 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.jobs.delivery import Deliverer, DeliveryReport
-from core import outbox, waitlist
+from core import calendar_jobs, outbox, waitlist
+from core.calendar_jobs import SettleMonthReport, YearEndReport, YearRolloverReport
 from core.clock import Clock
 from core.db import Database
-from core.settlement import (
-    SETTLE_MONTH,
-    YEAR_ROLLOVER,
-    job_done,
-    mark_done,
-    month_period,
-    previous_month,
-    settle_month,
-    year_rollover,
-)
+from core.settlement import SETTLE_MONTH, YEAR_ROLLOVER, job_done, month_period, previous_month
 
 log = logging.getLogger("bot.jobs")
 
-YEAR_END = "year-end-reminder"
+YEAR_END = calendar_jobs.YEAR_END
 YEAR_END_DAYS = (1, 20)  # of December
 
 
@@ -65,25 +59,20 @@ async def notify(db: Database, clock: Clock, deliverer: Deliverer, max_seconds: 
     return report
 
 
-async def run_settle_month(db: Database, clock: Clock, day: dt.date | None = None) -> str:
-    """Settle the month before `day` (default today); returns the period."""
+async def run_settle_month(db: Database, clock: Clock, day: dt.date | None = None) -> SettleMonthReport:
+    """Settle the month before `day` (default today), in batches; logs the job's summary."""
     year, month = previous_month(day or clock.today())
-    async with db.write() as session:
-        result = await settle_month(session, year, month, clock)
-    log.info("settle-month %s: %d reservation(s) settled%s", result.period, result.settled,
-             " (already done)" if result.already_done else "")
-    return result.period
+    report = await calendar_jobs.settle_month(db, year, month, clock)
+    log.info("%s", report.summary())
+    return report
 
 
-async def run_year_rollover(db: Database, clock: Clock, year: int | None = None) -> int:
-    """The rollover into `year` (default this year), then queue the co-payment notices."""
-    year = year or clock.today().year
-    async with db.write() as session:
-        report = await year_rollover(session, year, clock)
-        queued = await outbox.enqueue_copay_notices(session, clock)
-    log.info("year-rollover %d: %d certificate(s), %d renewal(s), %d shortfall notice(s) queued",
-             year, report.certificates, len(report.renewals), queued)
-    return len(report.shortfalls)
+async def run_year_rollover(db: Database, clock: Clock, year: int | None = None) -> YearRolloverReport:
+    """The rollover into `year` (default this year), in batches, each queuing its own
+    co-payment notices; logs the job's summary."""
+    report = await calendar_jobs.year_rollover(db, year or clock.today().year, clock)
+    log.info("%s", report.summary())
+    return report
 
 
 def year_end_day(today: dt.date) -> dt.date | None:
@@ -94,19 +83,16 @@ def year_end_day(today: dt.date) -> dt.date | None:
     return dt.date(today.year, 12, days[-1]) if days else None
 
 
-async def run_year_end(db: Database, clock: Clock, day: dt.date | None = None) -> int:
-    """Queue the year-end reminders of `day` (default: today's reminder day), once."""
+async def run_year_end(db: Database, clock: Clock, day: dt.date | None = None) -> YearEndReport | None:
+    """Queue the year-end reminders of `day` (default: today's reminder day), once, in batches
+    of parents; None outside December's reminder days."""
     day = day or year_end_day(clock.today())
     if day is None:
-        return 0
-    period = day.isoformat()
-    async with db.write() as session:
-        if await job_done(session, YEAR_END, period):
-            return 0
-        queued = await outbox.enqueue_year_end(session, day, clock)
-        await mark_done(session, YEAR_END, period, clock)
-    log.info("year-end reminders of %s: %d queued", period, queued)
-    return queued
+        return None
+    report = await calendar_jobs.year_end_reminders(db, day, clock)
+    if not report.already_done:
+        log.info("%s", report.summary())
+    return report
 
 
 async def run_expire_holds(db: Database, clock: Clock, batch: int = waitlist.EXPIRY_BATCH) -> waitlist.HoldReport:
@@ -160,7 +146,7 @@ async def catch_up(db: Database, clock: Clock) -> CatchUp:
         await run_year_rollover(db, clock, today.year)
         done.rolled_over = today.year
     if not settled:
-        done.settled = await run_settle_month(db, clock, today)
+        done.settled = (await run_settle_month(db, clock, today)).period
     if not reminded and reminder is not None:
         await run_year_end(db, clock, reminder)
         done.reminded = reminder.isoformat()

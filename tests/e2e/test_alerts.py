@@ -1,7 +1,7 @@
 """New-program alerts through the real bot process (`python -m bot run`) on the fake
 Telegram and VK servers: subscribe in the dialogs, import programs while the bot runs,
 one digest each, «Отписаться» works; 429/403 at the platform's pace; SIGKILL in the
-middle of a fan-out to 500 subscribers; the calendar driven by `jobs run --at`."""
+middle of a fan-out to 500 subscribers; the calendar driven by `jobs run --at` (past days only)."""
 from __future__ import annotations
 
 import asyncio
@@ -259,13 +259,20 @@ async def test_jobs_run_at_drives_the_month_settlement_and_the_year_rollover(tmp
         return subprocess.run([sys.executable, "-m", "bot", *args], cwd=proc.workdir, env=env,
                               capture_output=True, text=True, timeout=60)
 
+    # The process runs on the real clock: dates relative to today, never after it.
+    today = dt.date.today()
+    first_of_month = today.replace(day=1)
+    settled = (first_of_month - dt.timedelta(days=1)).strftime("%Y-%m")
     assert run("seed-demo").returncode == 0
-    first = run("jobs", "run", "settle-month", "--at", "2026-12-01")
-    assert first.returncode == 0 and "2026-11 settled" in first.stdout
-    assert run("jobs", "run", "settle-month", "--at", "2026-12-01").returncode == 0   # again: no change
-    rolled = run("jobs", "run", "year-rollover", "--at", "2027-01-01")
-    assert rolled.returncode == 0 and "2027 done" in rolled.stdout
+    first = run("jobs", "run", "settle-month", "--at", first_of_month.isoformat())
+    assert first.returncode == 0 and f"settle-month {settled}:" in first.stdout
+    again = run("jobs", "run", "settle-month", "--at", first_of_month.isoformat())
+    assert again.returncode == 0 and "already done" in again.stdout
+    rolled = run("jobs", "run", "year-rollover", "--at", f"{today.year}-01-01")
+    assert rolled.returncode == 0 and f"year-rollover {today.year}:" in rolled.stdout
+    ahead = run("jobs", "run", "year-rollover", "--at", (today + dt.timedelta(days=2)).isoformat())
+    assert ahead.returncode == 2 and "after today" in ahead.stderr and ahead.stdout == ""
     bad = run("jobs", "run", "settle-month", "--at", "01.12.2026")
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr
     assert set(query(proc, "SELECT job, period FROM job_runs")) == {
-        ("settle-month", "2026-11"), ("year-rollover", "2027")}
+        ("settle-month", settled), ("year-rollover", str(today.year))}

@@ -16,7 +16,8 @@ def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
     results = json.loads(out.read_text(encoding="utf-8"))
     figures = {r["figure"] for r in results}
     assert {"dialogs time / echo time", "e2e: reply latency p99", "alerts: matching + outbox",
-            "catalog search p95", "contention: certificates overdrawn or unbalanced"} <= figures
+            "catalog search p95", "contention: certificates overdrawn or unbalanced",
+            "new year: longest event-loop pause"} <= figures
     assert any(f.startswith("memory: RSS") for f in figures)
     assert all(r["backend"] == "sqlite" for r in results)
     overdrawn = next(r for r in results if r["figure"] == "contention: certificates overdrawn or unbalanced")
@@ -26,7 +27,19 @@ def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
     enrolled = next(r for r in results if r["figure"] == "dialogs: enrollments made (of them cancelled)")
     parents = 10   # the smallest size, as at this scale
     assert enrolled["value"] >= parents // 2 and enrolled["unit"] != "(0)"
-    assert len(BENCHES) == 6
+    assert len(BENCHES) == 7
+
+
+def test_the_new_year_benchmark_rolls_every_certificate_over_while_parents_chat(tmp_path):
+    out = tmp_path / "results.json"
+    assert cli(["--only", "newyear", "--scale", "0.001", "--no-postgres", "--readme", "", "--out", str(out)]) == 0
+    found = {r["figure"]: r for r in json.loads(out.read_text(encoding="utf-8"))}
+    assert found["new year: certificates rolled"]["value"] == 100 and found["new year: certificates rolled"]["met"]
+    assert found["new year: replies failed"]["value"] == 0
+    assert found["new year: replies failed"]["unit"] != "of 0"          # the parents did chat meanwhile
+    for figure in ("new year: rollover time", "new year: longest event-loop pause",
+                   "new year: reply p99 while rolling over"):
+        assert found[figure]["value"] > 0
 
 
 def test_the_readme_section_is_replaced_between_its_markers_only(tmp_path):

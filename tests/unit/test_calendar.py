@@ -8,7 +8,7 @@ from core.certificates import balance
 from core.enrollment import cancel, cancel_quote, enroll
 from core.errors import DomainError
 from core.models import Charge, JobRun, LedgerEntry, LedgerKind
-from core.settlement import settle_month, year_rollover
+from core.calendar_jobs import settle_month, year_rollover
 from tests import factories as f
 
 
@@ -73,8 +73,7 @@ async def test_month_settlement_turns_reservations_into_spent_once(db, clock):
     parent, result = await _enrolled(db, clock)
     on(clock, 2026, 10, 1, 0)
     for _ in range(2):
-        async with db.write() as s:
-            await settle_month(s, 2026, 9, clock)
+        await settle_month(db, 2026, 9, clock)
     async with db.read() as s:
         after = await balance(s, result.certificate, 2026)
         runs = (await s.execute(select(func.count()).select_from(JobRun))).scalar()
@@ -86,15 +85,13 @@ async def test_a_missed_settlement_run_catches_up_late(db, clock):
     on(clock, 2026, 9, 10)
     parent, result = await _enrolled(db, clock)
     on(clock, 2026, 12, 3)          # the bot was down on 1 October and 1 November
-    async with db.write() as s:
-        report = await settle_month(s, 2026, 11, clock)
+    report = await settle_month(db, 2026, 11, clock)
     assert report.settled == 3        # September, October, November
 
 
 async def test_a_month_that_is_not_over_cannot_be_settled(db, clock):
-    async with db.write() as s:
-        with pytest.raises(DomainError) as refusal:
-            await settle_month(s, 2026, 11, clock)
+    with pytest.raises(DomainError) as refusal:
+        await settle_month(db, 2026, 11, clock)
     assert refusal.value.reason == "month_not_over"
 
 
@@ -105,10 +102,8 @@ async def test_year_rollover_expires_the_remainder_credits_and_renews_continuing
     async with db.write() as s:
         await f.nominal(s, 2027, rubles=30000)
     on(clock, 2027, 1, 1, 0)
-    async with db.write() as s:
-        first = await year_rollover(s, 2027, clock)
-    async with db.write() as s:
-        second = await year_rollover(s, 2027, clock)
+    first = await year_rollover(db, 2027, clock)
+    second = await year_rollover(db, 2027, clock)
     async with db.read() as s:
         old = await balance(s, result.certificate, 2026)
         new = await balance(s, result.certificate, 2027)
@@ -118,7 +113,8 @@ async def test_year_rollover_expires_the_remainder_credits_and_renews_continuing
     # The program runs January–May 2027: 5 × 4 000 ₽ reserved first.
     assert charge.cost == charge.covered == 20000_00 and charge.copay == 0
     assert new.reserved == 20000_00 and new.available == 10000_00
-    assert first.expired == 4000_00 and second.expired == 0 and second.credited == 0 and not second.renewals
+    assert (first.certificates, first.expired, first.credited, first.renewals) == (1, 1, 1, 1)
+    assert second.already_done and (second.expired, second.credited, second.renewals) == (0, 0, 0)
 
 
 async def test_a_renewal_shortfall_is_a_co_payment(db, clock):
@@ -127,9 +123,10 @@ async def test_a_renewal_shortfall_is_a_co_payment(db, clock):
     async with db.write() as s:
         await f.nominal(s, 2027, rubles=10000)
     on(clock, 2027, 1, 1, 0)
-    async with db.write() as s:
-        report = await year_rollover(s, 2027, clock)
-    assert [r.charge.copay for r in report.shortfalls] == [5 * 5000_00 - 10000_00]
+    report = await year_rollover(db, 2027, clock)
+    async with db.read() as s:
+        charges = (await s.execute(select(Charge).where(Charge.year == 2027))).scalars().all()
+    assert report.shortfalls == 1 and [c.copay for c in charges] == [5 * 5000_00 - 10000_00]
 
 
 async def test_a_new_enrollment_rolls_an_old_certificate_into_the_year_first(db, clock):

@@ -10,7 +10,7 @@ from core.clock import FixedClock
 from core.copay import plan_coverage
 from core.enrollment import cancel, cancel_quote, enroll
 from core.models import Charge, Child, Enrollment, LedgerEntry, LedgerKind
-from core.settlement import settle_month, year_rollover
+from core.calendar_jobs import settle_month, year_rollover
 from tests import factories as f
 
 
@@ -97,8 +97,7 @@ async def test_coverage_never_touches_a_settled_month(db, clock):
     # 7 000 ₽: A 4 × 1 000 covered; B 4 × 2 000 gets 3 000 (September, half of October).
     parent, child, (a, b) = await _family(db, clock, [1000, 2000], rubles=7000)
     on(clock, 2026, 11, 1, 0)
-    async with db.write() as s:
-        await settle_month(s, 2026, 10, clock)   # September and October are spent
+    await settle_month(db, 2026, 10, clock)   # September and October are spent
     # Whatever the clock says, October is settled: freed money starts at November.
     async with db.read() as s:
         certificate = (await s.get(Child, child.id)).certificate
@@ -168,9 +167,9 @@ async def test_a_topped_up_month_is_settled_once_with_its_summed_amount(any_db, 
     async with db.write() as s:
         await cancel(s, parent, a.id, clock)     # tops up November of B (1 000 + 500), covers C's Oct, Nov
     on(clock, 2026, 12, 1, 0)
+    await settle_month(db, 2026, 11, clock)
+    await settle_month(db, 2026, 11, clock)   # twice changes nothing
     async with db.write() as s:
-        await settle_month(s, 2026, 11, clock)
-        await settle_month(s, 2026, 11, clock)   # twice changes nothing
         settled_b = await _rows(s, b.id, LedgerKind.SETTLE)
         settled_c = await _rows(s, c.id, LedgerKind.SETTLE)
         after = await balance(s, await _certificate(s, b), 2026)
@@ -208,8 +207,7 @@ async def test_a_renewals_co_payment_is_covered_in_the_new_year(any_db, clock):
     async with db.write() as s:
         await f.nominal(s, 2027, rubles=10000)
     on(clock, 2027, 1, 1, 0)
-    async with db.write() as s:
-        await year_rollover(s, 2027, clock)
+    await year_rollover(db, 2027, clock)
     # Renewed oldest first: A 5 × 1 000; B 5 × 3 000 gets 5 000 (January, 2 000 of February).
     async with db.read() as s:
         assert ((await _charge(s, b.id, 2027)).copay, (await _charge(s, b.id, 2027)).renewal) == (10000_00, True)

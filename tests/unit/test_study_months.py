@@ -18,7 +18,7 @@ from core.errors import DomainError
 from core.importer import COLUMNS, ImportRejected, import_file, parse_csv
 from tests.unit.test_import import register_towns
 from core.models import Charge, LedgerEntry, LedgerKind, Program
-from core.settlement import year_rollover
+from core.calendar_jobs import year_rollover
 from core.study_months import DEFAULT_MONTHS, MonthsInvalid, canonical, parse_months, study_months
 from tests import factories as f
 
@@ -145,8 +145,7 @@ async def test_renewal_does_not_charge_the_summer(db, clock):
         program = await f.program(s, clock, price_rub=3000, start=dt.date(2026, 9, 1), end=dt.date(2028, 5, 31))
         result = await enroll(s, parent, child.id, program.id, clock)
     on(clock, 2027, 1, 1, 0)
-    async with db.write() as s:
-        await year_rollover(s, 2027, clock)
+    await year_rollover(db, 2027, clock)
     async with db.read() as s:
         charge = (await s.execute(select(Charge).where(Charge.year == 2027))).scalar_one()
         reserved = sorted((await s.execute(select(LedgerEntry.month).where(
