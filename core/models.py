@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from core.db import not_durable
 from core.search_text import TERM_LENGTH, stored_terms
 
 NAMING = {
@@ -421,6 +422,7 @@ class JobRun(Base):
     done_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@not_durable  # a power cut may set a conversation back a step
 class DialogState(Base):
     """Where each (platform, user) stands in a conversation; survives restarts."""
     __tablename__ = "dialog_states"

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
-from core.db import Database
+from core.db import Database, not_durable
 from core.models import (
     Base,
     Certificate,
@@ -83,6 +83,7 @@ BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 300
 
 
+@not_durable  # a power cut may resend an alert or retry a failed one, never lose one
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
@@ -112,6 +113,7 @@ class Outbox(Base):
 MESSENGERS = ("telegram", "vk")
 
 
+@not_durable  # set back with the rows it queued (the log is a prefix): queued again next time
 class AlertWatermark(Base):
     """How far (Program.published_at) new programs have been fanned out."""
     __tablename__ = "alert_watermarks"
