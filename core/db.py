@@ -61,7 +61,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         connect_args = dict(kwargs.pop("connect_args", {}))
-        connect_args.setdefault("timeout", BUSY_TIMEOUT)
+        connect_args.setdefault("timeout", BUSY_TIMEOUT)   # sleeps in the driver's thread
+        # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see "begin" below).
+        connect_args.setdefault("isolation_level", None)
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         _serialise_sqlite_writers(engine)
         return engine
@@ -78,8 +80,6 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see "begin" below).
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         # A process crash loses nothing; what must survive a power cut is flushed by
