@@ -387,7 +387,7 @@ async def record_sent(db: Database, unit: Unit, clock: Clock) -> None:
     """Mark `unit` sent, committed when this returns (the worker's guarantee: before the next
     send starts). On PostgreSQL one UPDATE is a transaction of its own: run in autocommit it
     takes one round trip instead of three (BEGIN, UPDATE, COMMIT) and half the CPU. SQLite
-    (whose writers queue at BEGIN IMMEDIATE) and units of more rows than one statement takes
+    (whose writers queue in Database.write) and units of more rows than one statement takes
     go through a write unit of work."""
     if db.sqlite or len(unit.row_ids) > CHUNK:
         async with db.write() as session:
