@@ -8,8 +8,9 @@ database's write lock before the first read of a balance.
 SQLite is driven by stock aiosqlite through SQLAlchemy's `sqlite+aiosqlite` dialect: each
 statement runs in the connection's worker thread and the event loop runs meanwhile, however
 long the statement. Waiting for the write lock:
-- writers of this process queue on an asyncio lock (`Database.write`), in the order they
-  came, so they never poll SQLite's lock against each other;
+- writers of this process queue on an asyncio lock (`WriterTurns`), taken just before
+  `BEGIN IMMEDIATE` and given back when the connection returns to the pool after COMMIT or
+  ROLLBACK, in the order they came, so they never poll SQLite's lock against each other;
 - another process's writer (an import from the command line) is waited out by SQLite's busy
   timeout (`BUSY_TIMEOUT`), which sleeps in the worker thread, not in the event loop.
 
@@ -55,6 +56,30 @@ def _database_file(url: str) -> str | None:
     return os.path.abspath(database)
 
 
+class WriterTurns:
+    """This process's SQLite writers, one at a time, in the order they asked. A writer that
+    waits longer than BUSY_TIMEOUT gets SQLite's own "database is locked" error."""
+
+    def __init__(self) -> None:
+        self._lock: asyncio.Lock | None = None
+
+    async def take(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        if not self._lock.locked():
+            await self._lock.acquire()
+            return
+        try:
+            async with asyncio.timeout(BUSY_TIMEOUT):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+
+    def give_back(self) -> None:
+        if self._lock is not None and self._lock.locked():
+            self._lock.release()
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if is_sqlite(url):
         path = _database_file(url)
@@ -65,7 +90,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # Let SQLAlchemy, not the sqlite3 module, emit BEGIN (see "begin" below).
         connect_args.setdefault("isolation_level", None)
         engine = create_async_engine(url, connect_args=connect_args, **kwargs)
-        _serialise_sqlite_writers(engine)
+        _serialise_sqlite_writers(engine, WriterTurns())  # one engine per process
         return engine
     # Connections beyond pool_size are opened for one unit of work and closed after it: with
     # 10 kept, a burst of a hundred parents spent most of its time connecting (benchmark 1's
@@ -75,7 +100,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return create_async_engine(url, **kwargs)
 
 
-def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
+_HOLDS_TURN = "core.db.holds_turn"   # in a pooled connection's record_info
+
+
+def _serialise_sqlite_writers(engine: AsyncEngine, writers: WriterTurns) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
@@ -93,8 +121,20 @@ def _serialise_sqlite_writers(engine: AsyncEngine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        mode = "IMMEDIATE" if conn.get_execution_options().get("write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if not conn.get_execution_options().get("write"):
+            conn.exec_driver_sql("BEGIN DEFERRED")
+            return
+        pooled = conn.connection
+        # An awaitable inside SQLAlchemy's synchronous event: AdaptedConnection.run_async.
+        pooled.dbapi_connection.run_async(lambda _driver: writers.take())
+        pooled.record_info[_HOLDS_TURN] = True
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Back in the pool: the transaction ended (COMMIT, ROLLBACK, or the connection closed).
+        if record.record_info.pop(_HOLDS_TURN, False):
+            writers.give_back()
 
 
 # --- durability ------------------------------------------------------------------
@@ -177,44 +217,19 @@ class Database:
         self._reader = async_sessionmaker(self.engine, expire_on_commit=False)
         self._writer = async_sessionmaker(self.engine.execution_options(write=True), expire_on_commit=False,
                                           sync_session_class=_units.class_)
-        self._writers: asyncio.Lock | None = None   # SQLite: this process's writers, one at a time
 
     @contextlib.asynccontextmanager
     async def write(self, durable: bool = False) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and writes nothing on error. When it wrote
         money or personal data (or `durable`), it is on disk when this returns."""
-        flush = False
-        async with self._turn():
-            async with self._writer() as session:
-                if durable:
-                    mark_durable(session)
-                async with session.begin():
-                    yield session
-                flush = is_durable(session)
+        async with self._writer() as session:
+            if durable:
+                mark_durable(session)
+            async with session.begin():
+                yield session
+            flush = is_durable(session)
         if flush and self.wal_path is not None:
             await asyncio.to_thread(_fdatasync, self.wal_path)
-
-    @contextlib.asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """SQLite takes one writer at a time: this process's queue in asyncio, so that they
-        never spin on SQLite's lock against each other (PostgreSQL: no queue)."""
-        if not self.sqlite:
-            yield
-            return
-        if self._writers is None:
-            self._writers = asyncio.Lock()
-        if self._writers.locked():
-            try:
-                async with asyncio.timeout(BUSY_TIMEOUT):
-                    await self._writers.acquire()
-            except TimeoutError:
-                raise sqlite3.OperationalError("database is locked") from None
-        else:
-            await self._writers.acquire()
-        try:
-            yield
-        finally:
-            self._writers.release()
 
     @contextlib.asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -111,12 +111,23 @@ async def test_writers_of_one_process_take_turns(db):
     assert order == ["first in", "first out", "second in", "second out"]
 
 
+async def test_a_unit_of_work_opened_inside_another_before_its_first_statement_goes_first(db):
+    async with db.write() as outer:
+        async with db.write() as inner:  # e.g. a helper that looks a municipality up
+            inner.add(Municipality(name="г. Абакан"))
+        outer.add(Municipality(name="г. Пятигорск"))
+    async with db.read() as session:
+        assert set((await session.execute(select(Municipality.name))).scalars()) == {"г. Абакан", "г. Пятигорск"}
+
+
 async def test_a_writer_that_waits_too_long_for_its_turn_is_refused(db, monkeypatch):
     monkeypatch.setattr(core_db, "BUSY_TIMEOUT", 0.1)
     release = asyncio.Event()
 
     async def holder() -> None:
-        async with db.write():
+        async with db.write() as session:
+            session.add(Municipality(name="г. Пятигорск"))
+            await session.flush()  # BEGIN IMMEDIATE: its turn taken
             await release.wait()
 
     holding = asyncio.create_task(holder())
@@ -127,7 +138,7 @@ async def test_a_writer_that_waits_too_long_for_its_turn_is_refused(db, monkeypa
     release.set()
     await holding
     async with db.read() as session:
-        assert (await session.execute(select(Municipality.name))).scalars().all() == []
+        assert (await session.execute(select(Municipality.name))).scalars().all() == ["г. Пятигорск"]
 
 
 # --- durability -----------------------------------------------------------------------
