@@ -35,6 +35,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from core import pd
+from core.db import not_durable
 from core.search_text import TERM_LENGTH, stored_terms
 
 NAMING = {
@@ -504,6 +505,7 @@ class JobProgress(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
 
+@not_durable  # a power cut may set a conversation back a step
 class DialogState(Base):
     """Where each (platform, user) stands in a conversation; survives restarts."""
     __tablename__ = "dialog_states"

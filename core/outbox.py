@@ -42,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import Clock
-from core.db import Database
+from core.db import Database, not_durable
 from core.models import (
     Base,
     Certificate,
@@ -84,6 +84,7 @@ BACKOFF_BASE_SECONDS = 2
 BACKOFF_MAX_SECONDS = 300
 
 
+@not_durable  # a power cut may resend an alert or retry a failed one, never lose one
 class Outbox(Base):
     __tablename__ = "outbox"
     __table_args__ = (
@@ -113,6 +114,7 @@ class Outbox(Base):
 MESSENGERS = ("telegram", "vk")
 
 
+@not_durable  # set back with the rows it queued (the log is a prefix): queued again next time
 class AlertWatermark(Base):
     """How far (Program.published_at) new programs have been fanned out."""
     __tablename__ = "alert_watermarks"
@@ -404,7 +406,7 @@ async def record_sent(db: Database, unit: Unit, clock: Clock) -> None:
     """Mark `unit` sent, committed when this returns (the worker's guarantee: before the next
     send starts). On PostgreSQL one UPDATE is a transaction of its own: run in autocommit it
     takes one round trip instead of three (BEGIN, UPDATE, COMMIT) and half the CPU. SQLite
-    (whose writers queue at BEGIN IMMEDIATE) and units of more rows than one statement takes
+    (whose writers queue in Database.write) and units of more rows than one statement takes
     go through a write unit of work."""
     if db.sqlite or len(unit.row_ids) > CHUNK:
         async with db.write() as session:
