@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.dialogs.format import Gender, amount, years
+from bot.dialogs.format import Gender, amount, quoted, years
 from bot.dialogs.screen import COMMANDS
 from core.errors import DomainError
 from core.models import CertificateStatus, Category, EnrollmentStatus, Funding, ProviderKind, Unit
@@ -392,7 +392,7 @@ REFUSALS: dict[str, str] = {
     "seats_available": "Места есть — можно записаться сразу, лист ожидания не нужен.",
     "no_seats": "Свободных мест нет. Можно встать в лист ожидания.",
     "nominal_not_set": (
-        "Номинал сертификата на {year} год в муниципалитете «{municipality}» ещё не установлен, "
+        "Номинал сертификата на {year} год в муниципалитете {municipality} ещё не установлен, "
         "поэтому записаться с оплатой сертификатом пока нельзя."
     ),
     "nominal_not_set_short": (
@@ -432,6 +432,8 @@ def refusal(error: DomainError) -> str:
         return unknown_command()
     if reason == "nominal_not_set" and not details.get("municipality"):
         reason = "nominal_not_set_short"
+    elif reason == "nominal_not_set":
+        details["municipality"] = quoted(str(details["municipality"]))
     template = REFUSALS.get(reason, REFUSAL_FALLBACK)
     try:
         return template.format(**details)
@@ -644,7 +646,7 @@ FORGET_PLAN_CHILDREN = "Будут уничтожены ФИО, дата рож�
 FORGET_PLAN_NO_CHILDREN = "Данных о детях нет."
 FORGET_PLAN_MONEY = (
     "Записи о движении средств сертификата останутся, но обезличенными — так требует учёт "
-    "бюджетных денег. Сертификат ребёнка не пропадает: если добавить ребёнка снова, найдётся он же."
+    "бюджетных средств. Сертификат ребёнка не пропадает: если добавить ребёнка снова, найдётся он же."
 )
 FORGET_PLAN_ASK = "Удалить данные? Это нельзя отменить."
 FORGET_NOTHING = "Я ничего о вас не храню — удалять нечего."
