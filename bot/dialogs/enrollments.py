@@ -166,7 +166,9 @@ async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
         return await ctx.show("cancel.ask", enrollment=enrollment_id)
     if args[0] == "yes":
         result = await enrollment.cancel(ctx.session, parent, enrollment_id, ctx.clock)
-        text = texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+        text = (texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+                if result.unit is not None and result.enrollment.program.funding is not Funding.MUNICIPAL
+                else texts.CANCELLED_DONE_NOTHING)
         if result.covered:
             text += texts.CANCELLED_COVERED + "".join(
                 (texts.CANCELLED_COVER_LINE if c.copay else texts.CANCELLED_COVER_LINE_ALL).format(

@@ -2,6 +2,15 @@
 
 Texts are plain (no HTML or Markdown parse mode): whatever a parent types is
 shown back literally and never interpreted.
+
+Conventions that keep them fitting (tests/dialogs/test_texts_fit.py scans every constant):
+- a program title comes after a noun («в программу {title}») and is filled with
+  `fmt.quoted(title)`, which adds the «ёлочки» and never nests them: no «{title}» here;
+- words that differ by the child's gender are a {Gender.MALE/FEMALE/UNKNOWN: …} dict,
+  picked with `fmt.for_child(VARIANTS, child.full_name)` (UNKNOWN needs no gender); no "(а)";
+- words that differ by the certificate's unit are a {Unit.RUB/HOURS: …} dict; any other text
+  is read by hours certificates too, so it says «средства»/«номинал», never «деньги» or ₽;
+- a co-payment in a line of figures is `copay_part(copay, unit)`: «без доплаты», never «0 ₽».
 """
 from __future__ import annotations
 
@@ -333,6 +342,8 @@ CANCEL_ASK = (
 )
 CANCEL_ASK_FREE = "Отменить запись в программу {title} ({child})? Место освободится для других."
 CANCELLED_DONE = "✅ Запись отменена. Вернулось на сертификат: {refund}."
+# A free program reserved nothing: no "0 ₽" refund (its certificate may have no unit at all).
+CANCELLED_DONE_NOTHING = "✅ Запись отменена, место освободилось для других."
 CANCELLED_BALANCE = "\nБаланс: доступно {available}, зарезервировано {reserved}."
 
 # --- /subscribe ------------------------------------------------------------------
@@ -483,7 +494,7 @@ COPAY_NOTICE = (
     "💳 {name}: с 1 января продлена запись в программу {title} на {year} год.\n"
     "Стоимость: {cost}, сертификат покрывает {covered}."
 )
-COPAY_NOTICE_SHORT = {
+COPAY_NOTICE_SHORTFALL = {
     Unit.RUB: "\nНе хватает средств сертификата: {copay} нужно будет доплатить организации.",
     Unit.HOURS: "\nНе хватает часов сертификата: {copay} занятий нужно будет оплатить организации самим.",
 }

@@ -149,7 +149,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
             text=texts.COPAY_NOTICE.format(
                 name=first_name(enrollment.child), title=fmt.quoted(enrollment.program.title), year=charge.year,
                 cost=fmt.amount(charge.cost, charge.unit), covered=fmt.amount(charge.covered, charge.unit))
-            + texts.COPAY_NOTICE_SHORT[charge.unit].format(copay=fmt.amount(charge.copay, charge.unit)),
+            + texts.COPAY_NOTICE_SHORTFALL[charge.unit].format(copay=fmt.amount(charge.copay, charge.unit)),
             rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
     if unit.kind == outbox.YEAR_END:
         year = int(ref) // 10000

@@ -242,3 +242,20 @@ def test_a_town_named_in_quotes_is_not_quoted_twice_in_a_refusal():
 
     text = texts.refusal(DomainError("nominal_not_set", municipality="Округ «Город Тест»", year=2026))
     assert "в муниципалитете «Округ „Город Тест“» ещё не установлен" in text
+
+
+async def test_cancelling_a_free_program_on_a_unitless_certificate_names_no_refund(db, clock):
+    program_id = await add_program(db, clock, title="Хор", funding=Funding.MUNICIPAL, price=None)
+    client = DialogClient(make_dialogs(db, clock))
+    await client.start()
+    await client.add_child("Иванов Пётр Сергеевич", "05.03.2016", SNILS_1, "Город Тест")
+    await client.press(f"enr:start:{program_id}")
+    await client.click("Иванов Пётр")
+    await client.click("Подтвердить")
+    assert "Иванов Пётр Сергеевич записан в программу «Хор»" in client.text
+    await client.send("/enrollments")
+    await client.click("Хор")
+    await client.click("Отменить запись")
+    assert "₽" not in client.text.replace(fmt.NBSP, " ")
+    await client.click("Да, отменить")
+    assert texts.CANCELLED_DONE_NOTHING in client.text and "₽" not in client.text
