@@ -104,8 +104,10 @@ async def results_screen(ctx: Ctx) -> Screen:
     else:
         if page.more:
             lines.append(texts.FIND_FOUND_MORE.format(limit=catalog.COUNT_LIMIT, page=page.page + 1))
-        else:
+        elif page.pages > 1:
             lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
+        else:
+            lines.append(texts.FIND_FOUND_ONE_PAGE.format(total=page.total))
         # Full programs are marked (one query for the page); a paid one has no waiting list here.
         full = await waitlist.full_programs(
             ctx.session, [p for p in page.items if p.funding is not Funding.PAID], ctx.clock)

@@ -1,4 +1,6 @@
-"""Numbers, dates and ids as a parent reads them: `12 000 ₽`, `36 ч`, `21.11.2026`.
+"""Numbers, dates and ids as a parent reads them: `12 000 ₽`, `36 ч`, `21.11.2026`;
+program titles in quotes that never nest (`quoted`); the child's grammatical gender
+from the patronymic (`gender_of`, `for_child`).
 
 Money arrives as int kopecks and hours as int hours; nothing here ever
 touches a float. Thousands are separated by a no-break space (U+00A0) so a

@@ -217,6 +217,7 @@ FIND_WORDS = "слова {words}"
 FIND_AGE = "возраст {age}"
 FIND_CERT_ONLY = "только за сертификат"
 FIND_FOUND = "Найдено: {total}. Страница {page} из {pages}."
+FIND_FOUND_ONE_PAGE = "Найдено: {total}."
 # More than core.catalog.COUNT_LIMIT matches are not counted out (a search in every municipality).
 FIND_FOUND_MORE = ("Найдено больше {limit}. Страница {page}. "
                    "Выберите муниципалитет, возраст или добавьте слова, чтобы сузить поиск.")

@@ -199,6 +199,7 @@ async def test_find_without_filters_says_so_plainly(db, clock):
     client = DialogClient(make_dialogs(db, clock))
     await client.send("/find")
     assert "Фильтры" not in client.text and texts.FIND_NO_FILTERS in client.text
+    assert "Найдено: 1." in client.text and "Страница 1 из 1" not in client.text
     await client.send("/find робот")
     assert "Фильтры: слова «робот»" in client.text
 
