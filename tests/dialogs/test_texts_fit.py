@@ -260,3 +260,31 @@ async def test_cancelling_a_free_program_on_a_unitless_certificate_names_no_refu
     assert "₽" not in client.text.replace(fmt.NBSP, " ")
     await client.click("Да, отменить")
     assert texts.CANCELLED_DONE_NOTHING in client.text and "₽" not in client.text
+
+
+async def test_the_new_year_copayment_notice_speaks_of_hours_on_an_hours_certificate(db):
+    import datetime as dt
+
+    from bot.jobs import screens, tasks
+    from core import enrollment, outbox
+    from core.clock import FixedClock
+    from tests import factories
+
+    clock = FixedClock(dt.datetime(2026, 11, 21, 12, 0))
+    async with db.write() as session:
+        await factories.nominal(session, 2026, hours=40)
+        parent = await factories.parent(session, clock, "77", platform="telegram")
+        child = await factories.child(session, parent, clock, name="Иванова Мария Петровна")
+        program = await factories.program(session, clock, price_rub=None, hours=8, title="Студия «Арт»")
+        await enrollment.enroll(session, parent, child.id, program.id, clock)
+        await factories.nominal(session, 2027, hours=20)            # 5 months × 8 h = 40 h needed
+    clock.set(dt.datetime(2027, 1, 1, 0, 10))
+    assert await tasks.run_year_rollover(db, clock) == 1
+    async with db.read() as session:
+        found = [u for u in await outbox.due_units(session, ["telegram"], clock) if u.kind == outbox.COPAY]
+    async with db.read() as session:
+        screen = await screens.build(session, found[0], clock.today())
+    text = screen.text.replace(fmt.NBSP, " ")
+    assert re.search(r"Мария: с 1 января продлена запись в программу «Студия „Арт“ \d+» на 2027 год", text), text
+    assert "Не хватает часов сертификата: 20 ч занятий" in text
+    assert "₽" not in text and not MONEY_WORDS.search(text)
