@@ -110,7 +110,7 @@ def quoted(title: str | None) -> str:
             text = text[1:-1]
             break
     text = text.translate(_INNER)
-    # Straight double quotes inside: opening before a word, closing after one.
+    # Straight double quotes inside pair up as „…“ (odd ones open, even ones close).
     pieces = text.split('"')
     if len(pieces) > 1:
         text = pieces[0] + "".join(("„" if n % 2 == 0 else "“") + piece for n, piece in enumerate(pieces[1:]))
