@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, select
@@ -89,6 +90,17 @@ async def set_nominal(session: AsyncSession, municipality_name: str, year: int,
 async def get_nominal(session: AsyncSession, municipality_id: int, year: int) -> Nominal | None:
     stmt = select(Nominal).where(Nominal.municipality_id == municipality_id, Nominal.year == year)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def nominal_units(session: AsyncSession, municipality_ids: Iterable[int], year: int) -> dict[int, Unit]:
+    """The unit (rubles or hours) of each municipality's nominal for `year`, in one query;
+    a municipality with no nominal that year is absent."""
+    ids = sorted(set(municipality_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(Nominal.municipality_id, Nominal.unit).where(
+        Nominal.municipality_id.in_(ids), Nominal.year == year))
+    return {muni: Unit(unit) for muni, unit in rows.all()}
 
 
 # --- certificates ---------------------------------------------------------

@@ -12,7 +12,7 @@ from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
 from core import catalog, enrollment
 from core.costing import YearEstimate
 from core.enrollment import Quote
-from core.models import Funding
+from core.models import Funding, Unit
 
 
 def child_label(child) -> str:  # type: ignore[no-untyped-def]
@@ -53,7 +53,8 @@ def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> 
     """One line per later year: its months, cost and the certificate's estimated share."""
     text = "".join(texts.QUOTE_LATER_LINE.format(
         year=e.year, months=texts.MONTHS_COUNT.format(months=_months(e.months), count=len(e.months)),
-        cost=fmt.amount(e.cost, unit), covered=fmt.amount(e.covered, unit), copay=fmt.amount(e.copay, unit))
+        cost=fmt.amount(e.cost, unit), covered=fmt.amount(e.covered, unit),
+        copay=texts.copay_part(e.copay, unit, texts.COPAY_ESTIMATE_PART))
         for e in estimates)
     if estimates and end_year > estimates[-1].year:
         text += texts.QUOTE_LATER_MORE.format(year=end_year)
@@ -63,19 +64,20 @@ def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> 
 def quote_text(q: Quote) -> str:
     child = q.child.full_name or "—"
     if q.program.funding is Funding.MUNICIPAL:
-        text = texts.QUOTE_FREE.format(child=child, title=q.program.title)
+        text = texts.QUOTE_FREE.format(child=child, title=fmt.quoted(q.program.title))
     elif not q.months:
         # Nothing to pay this year (the program starts next year): never "Стоимость: 0 ₽".
-        text = texts.QUOTE_NOT_THIS_YEAR.format(child=child, title=q.program.title, year=q.year,
+        text = texts.QUOTE_NOT_THIS_YEAR.format(child=child, title=fmt.quoted(q.program.title), year=q.year,
                                                 before=fmt.amount(q.balance_before, q.unit))
     else:
         text = texts.QUOTE.format(
-            child=child, title=q.program.title, year=q.year, months=_months(q.months),
+            child=child, title=fmt.quoted(q.program.title), year=q.year, months=_months(q.months),
             cost=fmt.amount(q.cost, q.unit), covered=fmt.amount(q.covered, q.unit),
-            copay=fmt.amount(q.copay, q.unit), before=fmt.amount(q.balance_before, q.unit),
+            copay=fmt.amount(q.copay, q.unit) if q.copay else texts.NO_COPAY,
+            before=fmt.amount(q.balance_before, q.unit),
             after=fmt.amount(q.balance_after, q.unit))
         if q.copay:
-            text += texts.QUOTE_COPAY.format(copay=fmt.amount(q.copay, q.unit))
+            text += texts.QUOTE_COPAY[q.unit or Unit.RUB].format(copay=fmt.amount(q.copay, q.unit))
     if q.issues_certificate and q.status_after is not None:
         text += texts.QUOTE_ISSUES.format(status=texts.STATUS_LABEL[q.status_after])
     if q.budget_warning is not None:
@@ -103,7 +105,7 @@ async def pick_screen(ctx: Ctx) -> Screen:
     if not verdicts:
         return Screen(text=texts.ENROLL_NO_CHILDREN,
                       rows=rows(Button(texts.BTN_ADD_CHILD, "ch:add"), back))
-    lines = [texts.ENROLL_PICK.format(title=program.title)]
+    lines = [texts.ENROLL_PICK.format(title=fmt.quoted(program.title))]
     pick, waitlist, refused = [], [], []
     for child, refusal in verdicts:
         if refusal is None:
@@ -153,7 +155,8 @@ async def press_enroll(ctx: Ctx, args: list[str]) -> Screen:
 
 def done_screen(ctx: Ctx, result: enrollment.EnrollResult) -> Screen:
     q = result.quote
-    text = texts.ENROLLED.format(child=q.child.full_name or "—", title=q.program.title)
+    text = fmt.for_child(texts.ENROLLED, q.child.full_name).format(
+        child=q.child.full_name or "—", title=fmt.quoted(q.program.title))
     certificate = result.certificate
     template = texts.ENROLLED_CERT_ISSUED if result.certificate_issued else texts.ENROLLED_CERT_USED
     text += template.format(number=certificate.number, status=texts.STATUS_LABEL[certificate.status])

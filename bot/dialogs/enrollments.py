@@ -60,7 +60,7 @@ async def _enrollment(ctx: Ctx, n: int, item: Enrollment) -> tuple[str, list[But
     charges = await enrollment.charges_for(ctx.session, item)
     for charge in charges:
         line += "\n" + texts.ENROLLMENT_YEAR.format(year=charge.year, cost=fmt.amount(charge.cost, charge.unit),
-                                                     copay=fmt.amount(charge.copay, charge.unit))
+                                                     copay=texts.copay_part(charge.copay, charge.unit))
     if not charges and item.program.funding is Funding.MUNICIPAL:
         line += "\n" + texts.ENROLLMENT_FREE
     if item.status is not EnrollmentStatus.ACTIVE:
@@ -90,7 +90,7 @@ async def details_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
     item = await enrollment.get_enrollment(ctx.session, parent, int(ctx.data["enrollment"]))
     text = texts.ENROLLMENT_DETAILS.format(
-        title=item.program.title, child=item.child.full_name or "—", provider=item.program.provider,
+        title=fmt.quoted(item.program.title), child=item.child.full_name or "—", provider=item.program.provider,
         status=texts.ENROLLMENT_STATUS[item.status], date=fmt.date(item.enrolled_at.astimezone(ctx.clock.tz)))
     if item.cancelled_at is not None:
         text += texts.ENROLLMENT_CANCELLED_AT.format(date=fmt.date(item.cancelled_at.astimezone(ctx.clock.tz)))
@@ -99,7 +99,7 @@ async def details_screen(ctx: Ctx) -> Screen:
             continue  # enrolled ahead of a program's first year: nothing charged, nothing to show
         text += texts.ENROLLMENT_CHARGE.format(
             year=charge.year, months=charge.months, cost=fmt.amount(charge.cost, charge.unit),
-            covered=fmt.amount(charge.covered, charge.unit), copay=fmt.amount(charge.copay, charge.unit))
+            covered=fmt.amount(charge.covered, charge.unit), copay=texts.copay_part(charge.copay, charge.unit))
     year = ctx.clock.today().year
     unit, later = await estimates.enrollment_later_years(ctx.session, item, year)
     if later:
@@ -122,7 +122,7 @@ async def cancel_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
     enrollment_id = int(ctx.data["enrollment"])
     q = await cancel_quote(ctx, parent, enrollment_id)
-    title, child = q.enrollment.program.title, q.enrollment.child.full_name or "—"
+    title, child = fmt.quoted(q.enrollment.program.title), q.enrollment.child.full_name or "—"
     if q.unit is None or (q.refund == 0 and q.balance_before == q.balance_after == 0):
         text = texts.CANCEL_ASK_FREE.format(title=title, child=child)
     else:
@@ -130,8 +130,10 @@ async def cancel_screen(ctx: Ctx) -> Screen:
                                        before=fmt.amount(q.balance_before, q.unit),
                                        after=fmt.amount(q.balance_after, q.unit))
         if q.covers:
-            text += texts.CANCEL_ASK_COVERS + "".join(texts.CANCEL_COVER_LINE.format(
-                title=c.title, copay=fmt.amount(c.copay, c.unit), before=fmt.amount(c.copay + c.covered, c.unit))
+            text += texts.CANCEL_ASK_COVERS + "".join(
+                (texts.CANCEL_COVER_LINE if c.copay else texts.CANCEL_COVER_LINE_ALL).format(
+                    title=fmt.quoted(c.title), copay=fmt.amount(c.copay, c.unit),
+                    before=fmt.amount(c.copay + c.covered, c.unit))
                 for c in q.covers)
     return Screen(text=text, rows=rows([Button(texts.BTN_YES_CANCEL, f"cancel:yes:{enrollment_id}"),
                                         Button(texts.BTN_NO_KEEP, f"enl:view:{enrollment_id}")]))
@@ -164,10 +166,13 @@ async def press_cancel(ctx: Ctx, args: list[str]) -> Screen:
         return await ctx.show("cancel.ask", enrollment=enrollment_id)
     if args[0] == "yes":
         result = await enrollment.cancel(ctx.session, parent, enrollment_id, ctx.clock)
-        text = texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+        text = (texts.CANCELLED_DONE.format(refund=fmt.amount(result.refund, result.unit))
+                if result.unit is not None and result.enrollment.program.funding is not Funding.MUNICIPAL
+                else texts.CANCELLED_DONE_NOTHING)
         if result.covered:
-            text += texts.CANCELLED_COVERED + "".join(texts.CANCELLED_COVER_LINE.format(
-                title=c.title, copay=fmt.amount(c.copay, c.unit)) for c in result.covered)
+            text += texts.CANCELLED_COVERED + "".join(
+                (texts.CANCELLED_COVER_LINE if c.copay else texts.CANCELLED_COVER_LINE_ALL).format(
+                    title=fmt.quoted(c.title), copay=fmt.amount(c.copay, c.unit)) for c in result.covered)
         if result.balance is not None and result.balance.unit is not None:
             text += texts.CANCELLED_BALANCE.format(
                 available=fmt.amount(result.balance.available, result.balance.unit),

@@ -17,10 +17,10 @@ from bot.dialogs.children import first_name
 from bot.dialogs.enroll import study_months_text
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
-from core import catalog, municipalities, waitlist
+from core import catalog, certificates, municipalities, waitlist
 from core import children as core_children
 from core.errors import DomainError
-from core.models import Category, Funding, Program
+from core.models import Category, Funding, Program, Unit
 from core.study_months import study_months
 
 PAGE_SIZE = 5
@@ -44,15 +44,25 @@ def search_filters(f: dict[str, Any]) -> catalog.SearchFilters:
         certificate_only=bool(f.get("cert")), words=f.get("words") or "")
 
 
-def price_text(program: Program) -> str:
+def price_text(program: Program, unit: Unit | None = None) -> str:
+    """The monthly price in `unit`, the unit of the certificates of the program's
+    municipality this year; both prices only while that unit is unknown (no nominal)."""
     if program.funding is Funding.MUNICIPAL:
         return texts.PRICE_FREE
-    parts = []
-    if program.price_per_month:
-        parts.append(texts.PRICE_MONTH.format(price=fmt.money(program.price_per_month)))
-    if program.hours_per_month:
-        parts.append(texts.HOURS_MONTH.format(hours=fmt.hours(program.hours_per_month)))
-    return " или ".join(parts) or "—"
+    rubles = texts.PRICE_MONTH.format(price=fmt.money(program.price_per_month)) if program.price_per_month else None
+    hours = texts.HOURS_MONTH.format(hours=fmt.hours(program.hours_per_month)) if program.hours_per_month else None
+    if program.funding is Funding.PAID:
+        hours = None if rubles else hours    # a parent pays a paid program in rubles
+    elif unit is Unit.RUB and rubles:
+        hours = None
+    elif unit is Unit.HOURS and hours:
+        rubles = None
+    return texts.PRICE_EITHER.join(part for part in (rubles, hours) if part) or "—"
+
+
+async def price_units(ctx: Ctx, programs: list[Program]) -> dict[int, Unit]:
+    """Each program's municipality's nominal unit this year (one query for a page)."""
+    return await certificates.nominal_units(ctx.session, {p.municipality_id for p in programs}, ctx.today().year)
 
 
 def ages_text(program: Program) -> str:
@@ -62,7 +72,7 @@ def ages_text(program: Program) -> str:
 async def describe_filters(ctx: Ctx, f: dict[str, Any]) -> str:
     parts = []
     if f.get("words"):
-        parts.append(texts.FIND_WORDS.format(words=f["words"]))
+        parts.append(texts.FIND_WORDS.format(words=fmt.quoted(f["words"])))
     if f.get("muni"):
         try:
             parts.append((await municipalities.get(ctx.session, int(f["muni"]))).name)
@@ -74,7 +84,7 @@ async def describe_filters(ctx: Ctx, f: dict[str, Any]) -> str:
         parts.append(texts.CATEGORY_LABEL[Category(f["cat"])].lower())
     if f.get("cert"):
         parts.append(texts.FIND_CERT_ONLY)
-    return ", ".join(parts) or texts.FIND_NO_FILTERS
+    return ", ".join(parts)
 
 
 @step("find")
@@ -83,21 +93,30 @@ async def results_screen(ctx: Ctx) -> Screen:
     page = await catalog.search(ctx.session, search_filters(f), page=int(f.get("page") or 0),
                                 page_size=PAGE_SIZE, clock=ctx.clock)
     f["page"] = page.page
-    lines = [texts.FIND_TITLE, texts.FIND_FILTERS.format(filters=await describe_filters(ctx, f))]
+    described = await describe_filters(ctx, f)
+    lines = [texts.FIND_TITLE]
+    if described:
+        lines.append(texts.FIND_FILTERS.format(filters=described))
+    elif page.items:
+        lines.append(texts.FIND_NO_FILTERS)
     if not page.items:
-        lines.append(texts.FIND_NOTHING)
+        lines.append(texts.FIND_NOTHING if described else texts.FIND_NOTHING_AT_ALL)
     else:
         if page.more:
             lines.append(texts.FIND_FOUND_MORE.format(limit=catalog.COUNT_LIMIT, page=page.page + 1))
-        else:
+        elif page.pages > 1:
             lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
+        else:
+            lines.append(texts.FIND_FOUND_ONE_PAGE.format(total=page.total))
         # Full programs are marked (one query for the page); a paid one has no waiting list here.
         full = await waitlist.full_programs(
             ctx.session, [p for p in page.items if p.funding is not Funding.PAID], ctx.clock)
+        units = await price_units(ctx, page.items)
         for n, program in enumerate(page.items, 1):
             lines.append(texts.FIND_ITEM.format(
                 n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-                price=price_text(program), badge=texts.FUNDING_BADGE[program.funding])
+                price=price_text(program, units.get(program.municipality_id)),
+                badge=texts.FUNDING_BADGE[program.funding])
                 + (texts.FIND_ITEM_FULL if program.id in full else ""))
     lines.append(texts.FIND_HINT)
     # Numbered buttons (one row) keep the keyboard within VK's inline limits.
@@ -153,7 +172,8 @@ async def card_screen(ctx: Ctx) -> Screen:
     text = texts.CARD.format(
         title=program.title, badge=texts.FUNDING_BADGE[program.funding], provider=program.provider,
         provider_kind=texts.PROVIDER_KIND[program.provider_kind], muni=program.municipality.name,
-        category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program), price=price_text(program),
+        category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program),
+        price=price_text(program, (await price_units(ctx, [program])).get(program.municipality_id)),
         start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
         schedule=program.schedule or "—", seats=seats)
     text += texts.CARD_MONTHS.format(months=study_months_text(study_months(program.study_months)))

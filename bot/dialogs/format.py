@@ -1,4 +1,6 @@
-"""Numbers, dates and ids as a parent reads them: `12 000 ₽`, `36 ч`, `21.11.2026`.
+"""Numbers, dates and ids as a parent reads them: `12 000 ₽`, `36 ч`, `21.11.2026`;
+program titles in quotes that never nest (`quoted`); the child's grammatical gender
+from the patronymic (`gender_of`, `for_child`).
 
 Money arrives as int kopecks and hours as int hours; nothing here ever
 touches a float. Thousands are separated by a no-break space (U+00A0) so a
@@ -7,6 +9,12 @@ messenger never wraps "12 000 ₽" across lines.
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import functools
+from collections.abc import Mapping
+
+from pytrovich.detector import PetrovichGenderDetector
+from pytrovich.enums import Gender as PetrovichGender
 
 from core.models import Unit
 from core.snils import mask_snils
@@ -87,3 +95,66 @@ def years(n: int) -> str:
 def moment(when: dt.datetime, tz: dt.tzinfo) -> str:
     """An instant on the parent's calendar: '22.11.2026 14:05'."""
     return when.astimezone(tz).strftime("%d.%m.%Y %H:%M")
+
+
+# --- Quotes and grammatical gender ---------------------------------------------
+
+_INNER = str.maketrans({"«": "„", "»": "“"})
+
+
+def quoted(title: str | None) -> str:
+    """A program's title in «ёлочки», never nested: «Студия „Арт“», not «Студия «Арт»».
+
+    A title wholly in quotes already is not wrapped again; quotes inside it become „лапки“,
+    as Russian typography nests them."""
+    text = " ".join((title or "").split()) or "—"
+    for left, right in (("«", "»"), ('"', '"'), ("„", "“"), ("“", "”")):
+        if len(text) > 2 and text.startswith(left) and text.endswith(right) \
+                and left not in text[1:-1] and right not in text[1:-1]:
+            text = text[1:-1]
+            break
+    text = text.translate(_INNER)
+    # Straight double quotes inside pair up as „…“ (odd ones open, even ones close).
+    pieces = text.split('"')
+    if len(pieces) > 1:
+        text = pieces[0] + "".join(("„" if n % 2 == 0 else "“") + piece for n, piece in enumerate(pieces[1:]))
+    return f"«{text}»"
+
+
+class Gender(enum.Enum):
+    MALE = "male"
+    FEMALE = "female"
+    UNKNOWN = "unknown"
+
+
+@functools.cache
+def _detector() -> PetrovichGenderDetector:
+    return PetrovichGenderDetector()
+
+
+def patronymic(full_name: str | None) -> str:
+    """The patronymic of 'Фамилия Имя Отчество' (everything after the given name:
+    'Лутфияр кызы' is two words); '' when there is none."""
+    parts = (full_name or "").split()
+    return " ".join(parts[2:])
+
+
+def gender_of(full_name: str | None) -> Gender:
+    """The child's grammatical gender, from the patronymic only (-ович/-евна, оглы/кызы…).
+
+    The one place this rule lives. Without a patronymic, or with one the library cannot
+    tell, the gender is UNKNOWN and texts use a wording that needs none."""
+    middle = patronymic(full_name)
+    if not middle:
+        return Gender.UNKNOWN
+    found = _detector().detect(middlename=middle)
+    if found is PetrovichGender.MALE:
+        return Gender.MALE
+    if found is PetrovichGender.FEMALE:
+        return Gender.FEMALE
+    return Gender.UNKNOWN
+
+
+def for_child(variants: Mapping[Gender, str], full_name: str | None) -> str:
+    """The variant of a text that fits the child: variants[MALE|FEMALE], else UNKNOWN."""
+    return variants.get(gender_of(full_name)) or variants[Gender.UNKNOWN]

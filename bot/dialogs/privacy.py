@@ -26,7 +26,8 @@ def _platform(name: str) -> str:
 def _child_lines(ctx: Ctx, n: int, child: Child) -> list[str]:
     lines = [texts.MYDATA_CHILD.format(
         n=n, name=child.full_name or "—", birth=fmt.date(child.birth_date), snils=fmt.snils_masked(child.snils),
-        muni=child.municipality.name, added=_day(ctx, child.created_at))]
+        muni=child.municipality.name,
+        added=fmt.for_child(texts.MYDATA_ADDED, child.full_name).format(date=_day(ctx, child.created_at)))]
     certificate = child.certificate
     if certificate is None:
         lines.append(texts.MYDATA_NO_CERTIFICATE)
@@ -57,8 +58,10 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
         rest.append(texts.MYDATA_ENROLLMENTS_TITLE)
         for item in data.enrollments:
             line = texts.MYDATA_ENROLLMENT.format(
-                title=item.program.title, child=first_name(item.child),
-                status=texts.ENROLLMENT_STATUS[item.status], date=_day(ctx, item.enrolled_at))
+                title=fmt.quoted(item.program.title), child=first_name(item.child),
+                status=texts.ENROLLMENT_STATUS[item.status],
+                enrolled=fmt.for_child(texts.MYDATA_ENROLLED, item.child.full_name).format(
+                    date=_day(ctx, item.enrolled_at)))
             if item.status is EnrollmentStatus.CANCELLED and item.cancelled_at is not None:
                 line += texts.MYDATA_ENROLLMENT_CANCELLED.format(date=_day(ctx, item.cancelled_at))
             rest.append(line)
@@ -66,7 +69,7 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
         rest.append(texts.MYDATA_NO_ENROLLMENTS)
     if data.waiting:
         rest.append("\n" + texts.MYDATA_WAITING_TITLE)
-        rest.extend(texts.MYDATA_WAITING.format(title=entry.program.title, child=first_name(entry.child),
+        rest.extend(texts.MYDATA_WAITING.format(title=fmt.quoted(entry.program.title), child=first_name(entry.child),
                                                 date=_day(ctx, entry.created_at)) for entry in data.waiting)
     else:
         rest.append(texts.MYDATA_NO_WAITING)
@@ -111,10 +114,10 @@ async def forget_screen(ctx: Ctx) -> Screen:
         for quote in plan.cancellations:
             item = quote.enrollment
             if quote.unit is None and not quote.refund:
-                lines.append(texts.FORGET_PLAN_CANCEL_FREE.format(title=item.program.title,
+                lines.append(texts.FORGET_PLAN_CANCEL_FREE.format(title=fmt.quoted(item.program.title),
                                                                   child=first_name(item.child)))
             else:
-                lines.append(texts.FORGET_PLAN_CANCEL.format(title=item.program.title, child=first_name(item.child),
+                lines.append(texts.FORGET_PLAN_CANCEL.format(title=fmt.quoted(item.program.title), child=first_name(item.child),
                                                              refund=fmt.amount(quote.refund, quote.unit)))
     if plan.waiting:
         lines.append(texts.FORGET_PLAN_WAITING.format(count=len(plan.waiting)))

@@ -2,14 +2,24 @@
 
 Texts are plain (no HTML or Markdown parse mode): whatever a parent types is
 shown back literally and never interpreted.
+
+Conventions that keep them fitting (tests/dialogs/test_texts_fit.py scans every constant):
+- a program title comes after a noun («в программу {title}») and is filled with
+  `fmt.quoted(title)`, which adds the «ёлочки» and never nests them: no «{title}» here;
+- words that differ by the child's gender are a {Gender.MALE/FEMALE/UNKNOWN: …} dict,
+  picked with `fmt.for_child(VARIANTS, child.full_name)` (UNKNOWN needs no gender); no "(а)";
+- words that differ by the certificate's unit are a {Unit.RUB/HOURS: …} dict; any other text
+  is read by hours certificates too, so it says «средства»/«номинал», never «деньги» or ₽;
+- a co-payment in a line of figures is `copay_part(copay, unit)`: «без доплаты», never «0 ₽».
 """
 from __future__ import annotations
 
 from typing import Any
 
-from bot.dialogs.format import years
+from bot.dialogs.format import Gender, amount, quoted, years
+from bot.dialogs.screen import COMMANDS
 from core.errors import DomainError
-from core.models import CertificateStatus, Category, EnrollmentStatus, Funding, ProviderKind
+from core.models import CertificateStatus, Category, EnrollmentStatus, Funding, ProviderKind, Unit
 
 # --- Telegram's command menu (setMyCommands), in bot.dialogs.screen.COMMANDS order
 COMMAND_MENU = {
@@ -26,8 +36,8 @@ COMMAND_MENU = {
 }
 
 # --- Buttons --------------------------------------------------------------
-BTN_AGREE = "Согласен(на)"
-BTN_DISAGREE = "Не согласен"
+BTN_AGREE = "Даю согласие"
+BTN_DISAGREE = "Не даю согласия"
 BTN_FIND = "🔎 Найти кружок"
 BTN_CHILDREN = "👧 Мои дети"
 BTN_BALANCE = "💳 Баланс"
@@ -124,10 +134,10 @@ CONSENT_DECLINED = (
 MENU = "Главное меню. Что вы хотите сделать?"
 CANCELLED = "Хорошо, прервали. Возвращаемся в меню."
 CHOOSE_BUTTON = "Пожалуйста, выберите вариант кнопкой ниже."
-UNKNOWN_COMMAND = (
-    "Такой команды нет. Вот что я умею: /find, /children, /balance, /enrollments, /subscribe, "
-    "/mydata, /help."
-)
+# Followed by every command of bot.dialogs.screen.COMMANDS with its COMMAND_MENU line
+# (see unknown_command() below), so the list never goes stale.
+UNKNOWN_COMMAND = "Такой команды нет. Вот что я умею:"
+COMMAND_LINE = "/{command} — {description}"
 STALE_BUTTON = "Эта кнопка устарела — возможно, сообщение старое. Вот актуальный экран."
 GENERIC_ERROR = "Извините, что-то пошло не так. Попробуйте ещё раз чуть позже."
 TEXT_TOO_LONG = "Сообщение слишком длинное. Напишите, пожалуйста, короче."
@@ -140,16 +150,16 @@ HELP = (
     "Статусы сертификата:\n"
     "• «не подтверждён» — данные ребёнка внесены, но СНИЛС ещё не подтверждён;\n"
     "• «учёт» — СНИЛС подтверждён, можно бесплатно заниматься в муниципальных кружках;\n"
-    "• «с номиналом» — на сертификате есть деньги или часы, ими можно оплатить программы "
+    "• «с номиналом» — на сертификате есть средства (рубли или часы), ими можно оплатить программы "
     "с пометкой «Возможна оплата сертификатом».\n\n"
     "Как получить\n"
     "Отдельно оформлять ничего не нужно: сертификат выпустится автоматически при первой записи "
     "на программу, которой он нужен. Если он уже есть, он применится сам.\n\n"
-    "Деньги на сертификате\n"
+    "Средства на сертификате\n"
     "Номинал устанавливает муниципалитет — в рублях или в часах. Средства зачисляются сразу на "
     "весь год, а 31 декабря неиспользованный остаток сгорает. Планируйте так, чтобы хватило и на "
     "январь — май, и на сентябрь — декабрь. Если средств не хватает, остаток стоимости можно "
-    "доплатить самим. Обналичить деньги или передать их другому ребёнку нельзя. Если отменить "
+    "доплатить самим. Обналичить средства или передать их другому ребёнку нельзя. Если отменить "
     "запись, неиспользованная сумма за будущие месяцы вернётся на сертификат.\n\n"
     "Оплачиваются только месяцы занятий: обычно все, кроме июня, июля и августа, а у летнего "
     "лагеря — только лето. Если программа длится несколько лет, перед записью вы увидите оценку "
@@ -202,15 +212,17 @@ CHILD_SAVED_UNCONFIRMED = (
 # --- /find -------------------------------------------------------------------
 FIND_TITLE = "🔎 Поиск кружков"
 FIND_FILTERS = "Фильтры: {filters}"
-FIND_NO_FILTERS = "без фильтров"
-FIND_WORDS = "слова «{words}»"
+FIND_NO_FILTERS = "Показаны все программы."
+FIND_WORDS = "слова {words}"
 FIND_AGE = "возраст {age}"
 FIND_CERT_ONLY = "только за сертификат"
 FIND_FOUND = "Найдено: {total}. Страница {page} из {pages}."
+FIND_FOUND_ONE_PAGE = "Найдено: {total}."
 # More than core.catalog.COUNT_LIMIT matches are not counted out (a search in every municipality).
 FIND_FOUND_MORE = ("Найдено больше {limit}. Страница {page}. "
                    "Выберите муниципалитет, возраст или добавьте слова, чтобы сузить поиск.")
 FIND_NOTHING = "Ничего не нашлось. Попробуйте другие слова или сбросьте фильтры."
+FIND_NOTHING_AT_ALL = "В каталоге пока нет программ. Загляните позже или подпишитесь на новые: /subscribe"
 FIND_HINT = "Чтобы искать по словам, просто напишите их сообщением."
 FIND_ITEM = "{n}. {title}\n   {provider}; {ages}; {price}\n   {badge}"
 FIND_PICK_MUNI = "Выберите муниципалитет:"
@@ -221,6 +233,7 @@ AGES = "{min}–{max} лет"
 PRICE_MONTH = "{price} в месяц"
 HOURS_MONTH = "{hours} в месяц"
 PRICE_FREE = "бесплатно"
+PRICE_EITHER = " или "
 
 CARD = (
     "{title}\n"
@@ -242,13 +255,13 @@ CARD_PAID = (
 )
 
 # --- Enrollment ------------------------------------------------------------
-ENROLL_PICK = "Кого записываем на «{title}»?"
+ENROLL_PICK = "Кого записываем в программу {title}?"
 ENROLL_NO_CHILDREN = "Сначала добавьте ребёнка — тогда я смогу его записать."
 ENROLL_NOT_ELIGIBLE_TITLE = "Не могут быть записаны:"
 ENROLL_NOT_ELIGIBLE = "• {name}: {reason}"
 ENROLL_NOBODY = "Никого из ваших детей нельзя записать на эту программу."
 QUOTE = (
-    "Запись: {child} → «{title}»\n"
+    "Запись: {child} → программа {title}\n"
     "Месяцы {year} года: {months}\n"
     "Стоимость: {cost}\n"
     "Оплатит сертификат: {covered}\n"
@@ -256,24 +269,34 @@ QUOTE = (
     "Баланс сертификата: было {before}, станет {after}"
 )
 QUOTE_FREE = (
-    "Запись: {child} → «{title}»\n"
-    "Программа бесплатная (муниципальная), деньги с сертификата не списываются."
+    "Запись: {child} → программа {title}\n"
+    "Программа бесплатная (муниципальная), с сертификата ничего не списывается."
 )
 QUOTE_ISSUES = "\nСертификат будет выпущен автоматически со статусом «{status}»."
-QUOTE_COPAY = "\n⚠️ Средств сертификата не хватает: {copay} нужно будет доплатить организации."
+QUOTE_COPAY = {
+    Unit.RUB: "\n⚠️ Средств сертификата не хватает: {copay} нужно будет доплатить организации.",
+    Unit.HOURS: "\n⚠️ Часов на сертификате не хватает: {copay} занятий нужно будет оплатить организации самим.",
+}
+NO_COPAY = "нет"
+COPAY_PART = "доплата {copay}"
+NO_COPAY_PART = "без доплаты"
 BUDGET_WARNING = (
-    "\n⚠️ Деньги на сертификат зачисляются один раз в год и сгорают 31 декабря. "
+    "\n⚠️ Номинал зачисляется на сертификат один раз в год, а неиспользованный остаток сгорает 31 декабря. "
     "С сентября продолжающимся занятиям понадобится {needed}, а после этой записи останется "
     "{left}. Оставьте достаточно на сентябрь — декабрь."
 )
 QUOTE_ASK = "\n\nПодтверждаете запись?"
-ENROLLED = "✅ {child} записан(а) на «{title}»."
+ENROLLED = {
+    Gender.MALE: "✅ {child} записан в программу {title}.",
+    Gender.FEMALE: "✅ {child} записана в программу {title}.",
+    Gender.UNKNOWN: "✅ Запись в программу {title} оформлена: {child}.",
+}
 ENROLLED_CERT_ISSUED = "\n🎉 Выпущен сертификат № {number}, статус «{status}»."
 ENROLLED_CERT_USED = "\nСертификат № {number}, статус «{status}»."
 ENROLLED_BALANCE = "\nБаланс сертификата: доступно {available}, зарезервировано {reserved}."
 ENROLLED_COPAY = "\nДоплата родителя: {copay}."
 WAITLIST_JOINED = (
-    "✅ {child} в листе ожидания на «{title}», место в очереди: {position}. "
+    "✅ {child} в листе ожидания на программу {title}, место в очереди: {position}. "
     "Когда освободится место, я сообщу."
 )
 
@@ -282,7 +305,7 @@ BALANCE_TITLE = "💳 Баланс сертификатов"
 BALANCE_EMPTY = "Вы ещё не добавили детей. Добавьте ребёнка в разделе «Мои дети»."
 BALANCE_NO_CERT = "{name}: сертификат {status}."
 BALANCE_CERT = "{name}: сертификат № {number}, статус «{status}»"
-BALANCE_NO_MONEY = "   Денег или часов на сертификате нет (бесплатные муниципальные кружки)."
+BALANCE_NO_MONEY = "   Номинала на сертификате нет: с ним можно заниматься в бесплатных муниципальных кружках."
 BALANCE_LINES = (
     "   Номинал {year}: {credited}\n"
     "   Доступно: {available}\n"
@@ -295,8 +318,8 @@ PLAN_MONTH = "{month}: {reserved}"
 PLAN_EMPTY_MONTH = "—"
 PLAN_TOTAL = "Зарезервировано всего: {reserved}\nСвободно: {free}"
 PLAN_ADVICE = (
-    "Деньги зачисляются раз в год и сгорают 31 декабря. Распределяйте их так, чтобы хватило "
-    "и на январь — май, и на сентябрь — декабрь."
+    "Номинал зачисляется раз в год, а остаток сгорает 31 декабря. Распределяйте его так, чтобы "
+    "хватило и на январь — май, и на сентябрь — декабрь."
 )
 PLAN_NO_CERT = "У этого ребёнка пока нет сертификата с номиналом — плана нет."
 
@@ -305,21 +328,23 @@ ENROLLMENTS_TITLE = "📋 Ваши записи:"
 ENROLLMENTS_EMPTY = "Записей пока нет. Найдите кружок через «Найти кружок»."
 ENROLLMENT_LINE = "{n}. {title} — {child} ({status})"
 ENROLLMENT_DETAILS = (
-    "«{title}»\n"
+    "Программа {title}\n"
     "Ребёнок: {child}\n"
     "Организация: {provider}\n"
     "Статус: {status}\n"
     "Дата записи: {date}"
 )
 ENROLLMENT_CANCELLED_AT = "\nОтменена: {date}"
-ENROLLMENT_CHARGE = "\n{year}: {months} мес., стоимость {cost}, сертификатом {covered}, доплата {copay}"
+ENROLLMENT_CHARGE = "\n{year}: {months} мес., стоимость {cost}, сертификатом {covered}, {copay}"
 CANCEL_ASK = (
-    "Отменить запись на «{title}» ({child})?\n"
+    "Отменить запись в программу {title} ({child})?\n"
     "На сертификат вернётся: {refund}\n"
     "Баланс: было {before}, станет {after}"
 )
-CANCEL_ASK_FREE = "Отменить запись на «{title}» ({child})? Место освободится для других."
+CANCEL_ASK_FREE = "Отменить запись в программу {title} ({child})? Место освободится для других."
 CANCELLED_DONE = "✅ Запись отменена. Вернулось на сертификат: {refund}."
+# A free program reserved nothing: no "0 ₽" refund (its certificate may have no unit at all).
+CANCELLED_DONE_NOTHING = "✅ Запись отменена, место освободилось для других."
 CANCELLED_BALANCE = "\nБаланс: доступно {available}, зарезервировано {reserved}."
 
 # --- /subscribe ------------------------------------------------------------------
@@ -382,7 +407,7 @@ REFUSALS: dict[str, str] = {
     "seats_available": "Места есть — можно записаться сразу, лист ожидания не нужен.",
     "no_seats": "Свободных мест нет. Можно встать в лист ожидания.",
     "nominal_not_set": (
-        "Номинал сертификата на {year} год в муниципалитете «{municipality}» ещё не установлен, "
+        "Номинал сертификата на {year} год в муниципалитете {municipality} ещё не установлен, "
         "поэтому записаться с оплатой сертификатом пока нельзя."
     ),
     "nominal_not_set_short": (
@@ -418,14 +443,32 @@ def refusal(error: DomainError) -> str:
             details["age_years"] = years(details["age"])
         if (details.get("min"), details.get("max")) != (5, 17):
             reason = "age_out_of_range_program"
+    if reason == "unknown_command":
+        return unknown_command()
     if reason == "nominal_not_set" and not details.get("municipality"):
         reason = "nominal_not_set_short"
+    elif reason == "nominal_not_set":
+        details["municipality"] = quoted(str(details["municipality"]))
     template = REFUSALS.get(reason, REFUSAL_FALLBACK)
     try:
         return template.format(**details)
     except (KeyError, IndexError, ValueError):
         # Details missing: say it without the numbers rather than fail.
         return REFUSALS.get(reason.replace("_program", "") + "_short", REFUSAL_FALLBACK)
+
+
+def unknown_command() -> str:
+    """The reply to a command the bot does not know: every command it does know."""
+    lines = [UNKNOWN_COMMAND]
+    for name in COMMANDS:
+        description = COMMAND_MENU.get(name)
+        lines.append(COMMAND_LINE.format(command=name, description=description) if description else f"/{name}")
+    return "\n".join(lines)
+
+
+def copay_part(copay: int, unit: Unit | str | None, template: str = COPAY_PART) -> str:
+    """'доплата 500 ₽' in a line of figures, or 'без доплаты': never a '0 ₽' or '0 ч' co-payment."""
+    return template.format(copay=amount(copay, unit)) if copay else NO_COPAY_PART
 
 
 def refusal_short(error: DomainError) -> str:
@@ -444,7 +487,7 @@ BTN_OPEN_PROGRAM = "Открыть программу"
 BTN_MY_ENROLLMENTS = "📋 Мои записи"
 
 WAITLIST_OFFER = (
-    "🎉 В программе «{title}» освободилось место, и оно придержано для ребёнка {name} "
+    "🎉 В программе {title} освободилось место, и оно придержано для ребёнка {name} "
     "до {until}.\n"
     "Нажмите «Записать ребёнка» — я покажу стоимость и попрошу подтвердить запись. "
     "Если место не нужно, нажмите «Не нужно»: его получит следующий в очереди. "
@@ -452,10 +495,13 @@ WAITLIST_OFFER = (
 )
 
 COPAY_NOTICE = (
-    "💳 С 1 января продлена запись {name} в программу «{title}» на {year} год.\n"
-    "Стоимость: {cost}, сертификат покрывает {covered}.\n"
-    "Не хватает средств сертификата: {copay} нужно будет доплатить организации."
+    "💳 {name}: с 1 января продлена запись в программу {title} на {year} год.\n"
+    "Стоимость: {cost}, сертификат покрывает {covered}."
 )
+COPAY_NOTICE_SHORTFALL = {
+    Unit.RUB: "\nНе хватает средств сертификата: {copay} нужно будет доплатить организации.",
+    Unit.HOURS: "\nНе хватает часов сертификата: {copay} занятий нужно будет оплатить организации самим.",
+}
 
 YEAR_END_TITLE = "⏳ Напоминание: на сертификате остались свободные средства."
 YEAR_END_LINE = "• {name}: сертификат № {number}, свободно {available}"
@@ -482,7 +528,7 @@ LABEL_NEXT = "Ещё ▶"
 
 # --- WP2: enrollments paged, waiting places, seats held for the first in line ---
 ENROLLMENTS_PAGE = "Страница {page} из {pages}."
-ENROLLMENT_YEAR = "   {year}: стоимость {cost}, доплата {copay}"
+ENROLLMENT_YEAR = "   {year}: стоимость {cost}, {copay}"
 ENROLLMENT_FREE = "   бесплатно (муниципальная программа)"
 WAITING_LINE = "{n}. {title} — {child}: лист ожидания, место в очереди {position}"
 WAITING_HELD_LINE = "{n}. {title} — {child}: 🎉 место придержано до {until}"
@@ -495,16 +541,16 @@ BTN_DECLINE_HELD = "Не нужно"
 BTN_JOIN_WAITLIST = "Встать в лист ожидания"
 BTN_YES_LEAVE = "Да, покинуть"
 LEAVE_ASK = (
-    "Покинуть лист ожидания на «{title}» ({child})?\n"
+    "Покинуть лист ожидания на программу {title} ({child})?\n"
     "Место в очереди пропадёт: если передумаете, встать можно будет только в конец очереди."
 )
 LEAVE_ASK_HELD = (
-    "Покинуть лист ожидания на «{title}» ({child})?\n"
+    "Покинуть лист ожидания на программу {title} ({child})?\n"
     "Придержанное место сразу перейдёт следующему в очереди."
 )
-LEFT_QUEUE = "✅ {child} больше не в листе ожидания на «{title}»."
+LEFT_QUEUE = "✅ {child} больше не в листе ожидания на программу {title}."
 HOLD_DECLINED = (
-    "Хорошо, место в программе «{title}» передано следующему в очереди. "
+    "Хорошо, место в программе {title} передано следующему в очереди. "
     "{child} больше не в листе ожидания на эту программу."
 )
 FIND_ITEM_FULL = "\n   ⛔ мест нет — можно встать в лист ожидания"
@@ -513,7 +559,7 @@ CARD_FULL = (
     "получит его придержанным на сутки и сообщение с кнопкой записи."
 )
 CARD_HELD = "\n\n🎉 Место придержано для ребёнка {name} до {until}: можно записаться."
-WAITLIST_PICK = "Кого поставить в лист ожидания на «{title}»?"
+WAITLIST_PICK = "Кого поставить в лист ожидания на программу {title}?"
 WAITLIST_PICK_NOBODY = "Никого из ваших детей нельзя поставить в лист ожидания на эту программу."
 WAITLIST_ALREADY = "• {name}: уже в листе ожидания"
 WAITLIST_CAN_ENROLL = "Для этих детей место есть — их можно записать сразу:"
@@ -539,9 +585,11 @@ REFUSALS.update({
 })
 # --- WP1b: freed money covers co-payments ---
 CANCEL_ASK_COVERS = "\nСначала вернувшиеся средства покроют доплату по другим записям ребёнка:"
-CANCEL_COVER_LINE = "\n• «{title}»: доплата станет {copay} (было {before})"
+CANCEL_COVER_LINE = "\n• {title}: доплата станет {copay} (было {before})"
+CANCEL_COVER_LINE_ALL = "\n• {title}: доплаты не будет (было {before})"
 CANCELLED_COVERED = "\nВернувшиеся средства покрыли доплату по другим записям ребёнка:"
-CANCELLED_COVER_LINE = "\n• «{title}»: доплата теперь {copay}"
+CANCELLED_COVER_LINE = "\n• {title}: доплата теперь {copay}"
+CANCELLED_COVER_LINE_ALL = "\n• {title}: доплаты больше нет"
 # --- WP5b: consent document, /mydata, /forget ---------------------------------------
 BTN_READ_CONSENT = "📄 Прочитать согласие"
 BTN_BROWSE = "🔎 Смотреть кружки"
@@ -573,16 +621,26 @@ MYDATA_CHILD = (
     "   Дата рождения: {birth}\n"
     "   СНИЛС: {snils}\n"
     "   Муниципалитет: {muni}\n"
-    "   Добавлен(а): {added}"
+    "   {added}"
 )
+MYDATA_ADDED = {
+    Gender.MALE: "Добавлен: {date}",
+    Gender.FEMALE: "Добавлена: {date}",
+    Gender.UNKNOWN: "Дата добавления: {date}",
+}
 MYDATA_CERTIFICATE = "   Сертификат: № {number}, статус «{status}», выпущен {issued}, действует до {until}"
 MYDATA_NO_CERTIFICATE = "   Сертификат: ещё не выпущен"
 MYDATA_ENROLLMENTS_TITLE = "📋 Записи"
-MYDATA_ENROLLMENT = "• «{title}» — {child}, {status}, записан(а) {date}"
+MYDATA_ENROLLMENT = "• {title} — {child}, {status}, {enrolled}"
+MYDATA_ENROLLED = {
+    Gender.MALE: "записан {date}",
+    Gender.FEMALE: "записана {date}",
+    Gender.UNKNOWN: "дата записи {date}",
+}
 MYDATA_ENROLLMENT_CANCELLED = ", отменена {date}"
 MYDATA_NO_ENROLLMENTS = "Записи: нет."
 MYDATA_WAITING_TITLE = "⏳ Листы ожидания"
-MYDATA_WAITING = "• «{title}» — {child}, в очереди с {date}"
+MYDATA_WAITING = "• {title} — {child}, в очереди с {date}"
 MYDATA_NO_WAITING = "Листы ожидания: нет."
 MYDATA_SUBS_TITLE = "🔔 Подписки"
 MYDATA_SUB = "• {summary}; создана {date}"
@@ -595,24 +653,24 @@ PLATFORM_LABEL = {"telegram": "Telegram", "vk": "ВКонтакте", "max": "MA
 
 FORGET_PLAN_TITLE = "⚠️ Удаление ваших персональных данных. Вот что произойдёт:"
 FORGET_PLAN_CANCEL_TITLE = "Будут отменены записи (с обычным возвратом на сертификат):"
-FORGET_PLAN_CANCEL = "• «{title}» — {child}: вернётся {refund}"
-FORGET_PLAN_CANCEL_FREE = "• «{title}» — {child}: бесплатная программа, место освободится"
+FORGET_PLAN_CANCEL = "• {title} — {child}: вернётся {refund}"
+FORGET_PLAN_CANCEL_FREE = "• {title} — {child}: бесплатная программа, место освободится"
 FORGET_PLAN_WAITING = "Ребёнок будет снят с листов ожидания: {count}."
 FORGET_PLAN_SUBS = "Будут удалены подписки на новые программы: {count}."
 FORGET_PLAN_CHILDREN = "Будут уничтожены ФИО, дата рождения и СНИЛС детей: {names}."
 FORGET_PLAN_NO_CHILDREN = "Данных о детях нет."
 FORGET_PLAN_MONEY = (
     "Записи о движении средств сертификата останутся, но обезличенными — так требует учёт "
-    "бюджетных денег. Сертификат ребёнка не пропадает: если добавить ребёнка снова, найдётся он же."
+    "бюджетных средств. Сертификат ребёнка не пропадает: если добавить ребёнка снова, найдётся он же."
 )
 FORGET_PLAN_ASK = "Удалить данные? Это нельзя отменить."
 FORGET_NOTHING = "Я ничего о вас не храню — удалять нечего."
-FORGET_DONE_CANCELLED = "Отменено записей: {count}; деньги за будущие месяцы вернулись на сертификаты."
+FORGET_DONE_CANCELLED = "Отменено записей: {count}; оплата будущих месяцев вернулась на сертификаты."
 # --- WP1a: study months and the whole cost before confirming ---
 MONTHS_RANGE = "{first} — {last}"
 MONTHS_COUNT = "{months} ({count} мес.)"
 QUOTE_NOT_THIS_YEAR = (
-    "Запись: {child} → «{title}»\n"
+    "Запись: {child} → программа {title}\n"
     "До конца {year} года занятий по программе нет, платить в этом году не нужно. "
     "Баланс сертификата не изменится: {before}."
 )
@@ -620,7 +678,8 @@ QUOTE_LATER_TITLE = (
     "\n\nСледующие годы — это оценка: номинал на новый год утверждают в начале года, здесь посчитано "
     "по номиналу {year} года, и из него сначала оплачиваются более ранние записи ребёнка."
 )
-QUOTE_LATER_LINE = "\n• {year}: {months} — стоимость {cost}, сертификатом ≈ {covered}, доплата ≈ {copay}"
+QUOTE_LATER_LINE = "\n• {year}: {months} — стоимость {cost}, сертификатом ≈ {covered}, {copay}"
+COPAY_ESTIMATE_PART = "доплата ≈ {copay}"
 QUOTE_LATER_MORE = "\n• …и дальше, до {year} года"
 CARD_MONTHS = "\nМесяцы занятий: {months}"
 ENROLLMENT_LATER_TITLE = "\nСледующие годы (оценка по номиналу {year} года):"

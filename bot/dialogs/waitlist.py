@@ -38,7 +38,7 @@ async def pick_screen(ctx: Ctx) -> Screen:
                                f"wl:{program_id}:{child.id}"))
         else:
             refused.append(texts.ENROLL_NOT_ELIGIBLE.format(name=name, reason=texts.refusal_short(refusal)))
-    lines = [texts.WAITLIST_PICK.format(title=program.title)]
+    lines = [texts.WAITLIST_PICK.format(title=fmt.quoted(program.title))]
     if not join:
         lines.append(texts.WAITLIST_PICK_NOBODY)
     if enroll_now:
@@ -55,7 +55,7 @@ async def leave_screen(ctx: Ctx) -> Screen:
     if entry.status not in waitlist.OPEN:
         return await ctx.show("enrollments")
     template = texts.LEAVE_ASK_HELD if entry.status is WaitlistStatus.OFFERED else texts.LEAVE_ASK
-    text = template.format(title=entry.program.title, child=entry.child.full_name or "—")
+    text = template.format(title=fmt.quoted(entry.program.title), child=entry.child.full_name or "—")
     return Screen(text=text, rows=rows([Button(texts.BTN_YES_LEAVE, f"wl:out:{entry.id}"),
                                         Button(texts.BTN_NO_KEEP, "cmd:enrollments")]))
 
@@ -75,11 +75,11 @@ async def press_waitlist(ctx: Ctx, args: list[str]) -> Screen:
     if what == "out" and len(args) == 2:
         entry = await waitlist.leave(ctx.session, parent, int_arg(args, 1), ctx.clock)
         return await ctx.show("enrollments", texts.LEFT_QUEUE.format(
-            child=entry.child.full_name or "—", title=entry.program.title))
+            child=entry.child.full_name or "—", title=fmt.quoted(entry.program.title)))
     if what == "no" and len(args) == 2:
         entry = await waitlist.decline(ctx.session, parent, int_arg(args, 1), ctx.clock)
         return await ctx.show("enrollments", texts.HOLD_DECLINED.format(
-            child=entry.child.full_name or "—", title=entry.program.title))
+            child=entry.child.full_name or "—", title=fmt.quoted(entry.program.title)))
     if len(args) == 2:   # wl:<program>:<child> — join the line
         return await join(ctx, parent, int_arg(args, 0), int_arg(args, 1))
     raise Stale()
@@ -91,6 +91,6 @@ async def join(ctx: Ctx, parent, program_id: int, child_id: int) -> Screen:  # t
     child = await core_children.get_child(ctx.session, parent, child_id)
     program = await catalog.get_program(ctx.session, program_id)
     ctx.state.update(step="menu", data={})
-    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=program.title, position=position)
+    text = texts.WAITLIST_JOINED.format(child=child.full_name or "—", title=fmt.quoted(program.title), position=position)
     return Screen(text=text, rows=rows([Button(texts.BTN_TO_RESULTS, "find:back"),
                                         Button(texts.BTN_MENU, "cmd:menu")]))

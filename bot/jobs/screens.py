@@ -3,8 +3,9 @@ before it is sent from the rows it settles. None means "nothing left to say" (th
 program or the money is gone): the rows are dropped, not sent.
 
 `build_many` builds the screens of a batch of messages in one read unit of work:
-the digests of all of them take three queries (the programs still there, the
-shown programs, the subscriptions), not three or four per message."""
+the digests of all of them take four queries (the programs still there, the
+shown programs, the subscriptions, the units of their towns' nominals), not three or
+four per message."""
 from __future__ import annotations
 
 import datetime as dt
@@ -19,7 +20,7 @@ from bot.dialogs.find import ages_text, price_text
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs import texts
 from core import outbox
-from core.certificates import balance
+from core.certificates import balance, nominal_units
 from core.models import (
     Certificate,
     CertificateStatus,
@@ -29,6 +30,7 @@ from core.models import (
     Program,
     Subscription,
     WaitlistEntry,
+    Unit,
     WaitlistStatus,
 )
 
@@ -38,9 +40,12 @@ NUMBERS_PER_ROW = 5
 REFS_LOOKED_AT = 5000    # a digest's programs are looked up among its first 5000 rows
 
 
-def digest(programs: list[Program], total: int, subscriptions: list[Subscription]) -> Screen:
+def digest(programs: list[Program], total: int, subscriptions: list[Subscription],
+           units: dict[int, Unit] | None = None) -> Screen:
     """One message for `total` new programs: the first DIGEST_MAX listed with a numbered
-    button opening each card, then "и ещё N", and «Отписаться» per subscription."""
+    button opening each card, then "и ещё N", and «Отписаться» per subscription. A price is
+    shown in the unit of the program's municipality's nominal (`units`, by municipality id)."""
+    units = units or {}
     shown = programs[:DIGEST_MAX]
     total = max(total, len(shown))
     head = texts.DIGEST_ONE if total == 1 else texts.DIGEST_MANY.format(count=total)
@@ -48,7 +53,7 @@ def digest(programs: list[Program], total: int, subscriptions: list[Subscription
     for n, program in enumerate(shown, 1):
         lines.append(texts.FIND_ITEM.format(
             n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-            price=price_text(program), badge=texts.FUNDING_BADGE[program.funding]))
+            price=price_text(program, units.get(program.municipality_id)), badge=texts.FUNDING_BADGE[program.funding]))
     if total > len(shown):
         lines.append(texts.DIGEST_MORE.format(more=total - len(shown)))
     lines.append(texts.DIGEST_HINT)
@@ -72,7 +77,7 @@ async def build_many(session: AsyncSession, units: list[outbox.Unit], today: dt.
     """The screen of each unit (None: nothing left to say), in the order given; times
     shown on the calendar of `tz` (the bot's TIMEZONE)."""
     digests = await _digests(session, {n: unit for n, unit in enumerate(units)
-                                       if unit.kind == outbox.PROGRAM and unit.row_ids})
+                                       if unit.kind == outbox.PROGRAM and unit.row_ids}, today.year)
     return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today, tz)
             for n, unit in enumerate(units)]
 
@@ -83,7 +88,7 @@ def _pieces(ids: set[int]) -> list[list[int]]:
     return [ordered[i:i + REFS_LOOKED_AT] for i in range(0, len(ordered), REFS_LOOKED_AT)]
 
 
-async def _digests(session: AsyncSession, units: dict[int, outbox.Unit]) -> dict[int, Screen]:
+async def _digests(session: AsyncSession, units: dict[int, outbox.Unit], year: int) -> dict[int, Screen]:
     """The digests of `units`, under the same keys (absent: nothing left to say)."""
     if not units:
         return {}
@@ -103,6 +108,7 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit]) -> dict
         subscriptions.update((s.id, s) for s in (await session.execute(
             select(Subscription).options(raiseload(Subscription.categories))  # not shown: not loaded
             .where(Subscription.id.in_(ids)))).scalars())
+    price_units = await nominal_units(session, {p.municipality_id for p in programs.values()}, year)
     screens: dict[int, Screen] = {}
     for key, unit in units.items():
         listed = [programs[ref] for ref in shown[key] if ref in programs]
@@ -111,7 +117,7 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit]) -> dict
             continue
         total = len(unit.refs) if len(unit.refs) > REFS_LOOKED_AT else \
             sum(1 for ref in unit.refs if ref in present)
-        screens[key] = digest(listed, total, subs)
+        screens[key] = digest(listed, total, subs, price_units)
     return screens
 
 
@@ -127,7 +133,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
                 or entry.hold_until is None:
             return None
         return Screen(
-            text=texts.WAITLIST_OFFER.format(title=entry.program.title, name=first_name(entry.child),
+            text=texts.WAITLIST_OFFER.format(title=fmt.quoted(entry.program.title), name=first_name(entry.child),
                                              until=fmt.moment(entry.hold_until, tz)),
             rows=((Button(texts.BTN_ENROLL_HELD, f"enr:pick:{entry.program_id}:{entry.child_id}"),
                    Button(texts.BTN_DECLINE_HELD, f"wl:no:{entry.id}")),
@@ -141,9 +147,9 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
             return None
         return Screen(
             text=texts.COPAY_NOTICE.format(
-                name=first_name(enrollment.child), title=enrollment.program.title, year=charge.year,
-                cost=fmt.amount(charge.cost, charge.unit), covered=fmt.amount(charge.covered, charge.unit),
-                copay=fmt.amount(charge.copay, charge.unit)),
+                name=first_name(enrollment.child), title=fmt.quoted(enrollment.program.title), year=charge.year,
+                cost=fmt.amount(charge.cost, charge.unit), covered=fmt.amount(charge.covered, charge.unit))
+            + texts.COPAY_NOTICE_SHORTFALL[charge.unit].format(copay=fmt.amount(charge.copay, charge.unit)),
             rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
     if unit.kind == outbox.YEAR_END:
         year = int(ref) // 10000

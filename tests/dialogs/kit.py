@@ -2,7 +2,7 @@
 
     client = DialogClient(dialogs, user_id="1")
     await client.send("/start")
-    await client.click("Согласен")
+    await client.click("Даю согласие")
     assert "Главное меню" in client.last.text
 
 plus helpers that build a small world (municipalities, nominals, programs)
@@ -111,7 +111,7 @@ class DialogClient:
     async def start(self) -> Reply:
         """/start and consent: the parent ends on the main menu."""
         await self.send("/start")
-        return await self.click("Согласен")
+        return await self.click("Даю согласие")
 
     async def add_child(self, name: str, birth: str, snils: str, municipality: str) -> Reply:
         await self.send("/children")

@@ -118,15 +118,15 @@ async def test_a_cancellation_names_each_programs_new_copayment(db, clock):
     ask = client.text
     assert "На сертификат вернётся: 3 000 ₽" in ask and "было 0 ₽, станет 0 ₽" in ask
     assert "покроют доплату по другим записям" in ask
-    assert "«Робототехника»: доплата станет 0 ₽ (было 2 000 ₽)" in ask
+    assert "«Робототехника»: доплаты не будет (было 2 000 ₽)" in ask
     assert "«Гитара»: доплата станет 9 000 ₽ (было 10 000 ₽)" in ask
     await client.click("Да, отменить")
     done = client.text
     assert "Вернулось на сертификат: 3 000 ₽" in done
-    assert "«Робототехника»: доплата теперь 0 ₽" in done and "«Гитара»: доплата теперь 9 000 ₽" in done
+    assert "«Робототехника»: доплаты больше нет" in done and "«Гитара»: доплата теперь 9 000 ₽" in done
     assert "доступно 0 ₽, зарезервировано 12 000 ₽" in done
     await client.click("Робототехника")
-    assert "сертификатом 8 000 ₽, доплата 0 ₽" in client.text
+    assert "сертификатом 8 000 ₽, без доплаты" in client.text
     await client.send("/balance")
     assert "Доступно: 0 ₽" in client.text and "Зарезервировано: 12 000 ₽" in client.text
 
@@ -145,7 +145,7 @@ async def test_a_cancellation_on_an_hours_certificate_names_the_new_copayment_in
     await client.send("/enrollments")
     await client.click("Рисование")
     await client.click("Отменить запись")
-    assert "«Танцы»: доплата станет 0 ч (было 4 ч)" in client.text
+    assert "«Танцы»: доплаты не будет (было 4 ч)" in client.text
     await client.click("Да, отменить")
-    assert "Вернулось на сертификат: 8 ч" in client.text and "«Танцы»: доплата теперь 0 ч" in client.text
+    assert "Вернулось на сертификат: 8 ч" in client.text and "«Танцы»: доплаты больше нет" in client.text
     assert "доступно 4 ч, зарезервировано 16 ч" in client.text

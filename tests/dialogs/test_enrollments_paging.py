@@ -14,7 +14,7 @@ async def enroll_in(client: DialogClient, program_id: int, child: str = "Ива�
     await client.press(f"enr:start:{program_id}")
     await client.click(child)
     await client.click("Подтвердить")
-    assert "записан(а)" in client.text, client.text
+    assert "записана в программу" in client.text, client.text
 
 
 async def test_ninth_enrollment_can_be_opened_and_cancelled(db, clock):
@@ -36,7 +36,7 @@ async def test_ninth_enrollment_can_be_opened_and_cancelled(db, clock):
         ninth = (await session.execute(select(Enrollment.id).where(Enrollment.program_id == programs[0]))).scalar_one()
     assert f"enl:view:{ninth}" in second_page      # newest first: the first one made is the ninth line
     assert "9. Кружок 01 — Иванова Мария Петровна (действует)" in client.text
-    assert "2026: стоимость 3 000 ₽, доплата 0 ₽" in client.text
+    assert "2026: стоимость 3 000 ₽, без доплаты" in client.text
     await client.click("9. Кружок 01")
     assert "«Кружок 01»" in client.text and "Статус: действует" in client.text
     await client.click("Отменить запись")

@@ -65,7 +65,7 @@ async def test_journeys_at_debug_log_no_child_name_birth_date_or_snils(db, clock
     await client.press(f"enr:start:{program_id}")
     await client.click("Мария")
     await client.click("Подтвердить")
-    assert "записан(а)" in client.text
+    assert "записана в программу" in client.text
     for command in ("/children", "/balance", "/enrollments", "/mydata"):
         await client.send(command)
     assert "Иванова Мария Петровна" in "\n".join(s.text for s in client.reply.screens)   # /mydata shows it

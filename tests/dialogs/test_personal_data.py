@@ -52,7 +52,7 @@ async def enroll(client: DialogClient, program_id: int, child_label: str) -> Non
     await client.press(f"enr:start:{program_id}")
     await client.click(child_label)
     await client.click("Подтвердить")
-    assert "записан(а)" in client.text
+    assert "записана в программу" in client.text
 
 
 # --- consent as a document ------------------------------------------------------------
@@ -69,7 +69,7 @@ async def test_consent_document_can_be_read_before_agreeing_and_names_the_operat
                  "идентификатор вашего аккаунта", "Действия с данными", "Срок действия", "/forget", "/mydata"):
         assert fact in document, fact
     assert len(parts) >= 3 and all(len(part) <= 1500 for part in parts)   # each one a readable screen
-    assert client.has_button("Согласен(на)") and client.has_button("Не согласен")
+    assert client.has_button("Даю согласие") and client.has_button("Не даю согласия")
     assert await count(db, Parent) == 0   # reading stores nothing
 
 
@@ -84,7 +84,7 @@ async def test_consent_version_is_recorded_with_time_and_platform(db, clock):
     client = DialogClient(make_dialogs(db, clock), platform="vk", user_id="77")
     await client.send("/start")
     await client.click("Прочитать согласие")
-    await client.click("Согласен(на)")
+    await client.click("Даю согласие")
     assert "Главное меню" in client.text
     async with db.read() as session:
         consent = (await session.execute(select(Consent))).scalar_one()
@@ -107,7 +107,7 @@ async def test_a_new_consent_version_asks_again_before_showing_anything_personal
         # The new document itself, then the question.
         assert "Текст согласия на обработку персональных данных изменился" in shown, command
         assert f"версия {CONSENT_VERSION}" in shown and "Цели обработки" in shown, command
-        assert client.has_button("Согласен(на)")
+        assert client.has_button("Даю согласие")
         assert "Иванова" not in shown and "445 95" not in shown
     # Nothing personal can be stored either.
     before = await snapshot(db)
@@ -116,11 +116,11 @@ async def test_a_new_consent_version_asks_again_before_showing_anything_personal
     await client.press("ch:name")
     await client.send("Петров Пётр Ильич")
     assert await snapshot(db) == before
-    await client.click("Не согласен")
+    await client.click("Не даю согласия")
     assert "/forget" in client.text and "Иванова" not in client.text
 
     await client.send("/start")
-    await client.click("Согласен(на)")
+    await client.click("Даю согласие")
     await client.send("/children")
     assert "Иванова Мария Петровна" in client.text
     async with db.read() as session:
@@ -160,12 +160,12 @@ async def test_catalog_browsing_works_before_consent_while_adding_a_child_asks_f
     # Enrolling, choosing one's child, adding a child, subscribing: consent first.
     await client.press(f"card:{program_id}")
     await client.click("Записать ребёнка")
-    assert "Сначала нужно ваше согласие" in client.text and client.has_button("Согласен")
+    assert "Сначала нужно ваше согласие" in client.text and client.has_button("Даю согласие")
     for action in ("find:child:1", "cmd:children", "ch:add", "cmd:subscribe"):
         await client.press(action)
         assert "Сначала нужно ваше согласие" in client.text, action
     await client.press("cmd:menu")
-    assert client.has_button("Согласен")
+    assert client.has_button("Даю согласие")
     assert await count(db, Parent) == 0
 
 
@@ -192,7 +192,7 @@ async def test_mydata_shows_what_is_stored_and_when(db, clock):
         number = (await session.execute(select(Child))).scalar_one().certificate.number
     for fact in ("идентификатор 1", f"Согласие: версия {CONSENT_VERSION}, дано 21.11.2026",
                  NAME, "Дата рождения: 05.03.2016", "СНИЛС: ***-***-445 95", f"Муниципалитет: {MUNI}",
-                 "Добавлен(а): 21.11.2026", f"№ {number}", "«Робототехника» — Мария, действует, записан(а) 21.11.2026",
+                 "Добавлена: 21.11.2026", f"№ {number}", "«Робототехника» — Мария, действует, записана 21.11.2026",
                  "«Плавание» — Мария, в очереди с 21.11.2026", "Город Тест; все направленности", "/forget"):
         assert fact in text, fact
     assert "112-233-445" not in text and "11223344595" not in text

@@ -25,11 +25,11 @@ async def test_nothing_but_dialog_state_is_stored_before_consent(db, clock):
     client = DialogClient(make_dialogs(db, clock))
     await client.send("/start")
     assert "согласны на обработку персональных данных" in client.last.text
-    assert client.has_button("Согласен(на)") and client.has_button("Не согласен")
+    assert client.has_button("Даю согласие") and client.has_button("Не даю согласия")
     assert await count(db, Parent) == 0
     assert (await dialog_state(db))["step"] == "consent"
 
-    await client.click("Не согласен")
+    await client.click("Не даю согласия")
     assert "ничего не сохранил" in client.last.text
     assert await count(db, Parent) == 0
 
@@ -50,13 +50,13 @@ async def test_every_personal_command_asks_for_consent_first(db, clock):
     for command in ("/children", "/balance", "/enrollments", "/subscribe", "/mydata"):
         await client.send(command)
         assert "Сначала нужно ваше согласие" in client.last.text, command
-        assert client.has_button("Согласен")
+        assert client.has_button("Даю согласие")
     await client.send("/forget")
     assert "ничего о вас не храню" in client.last.text
     await client.send("/help")
     assert "до 18" in client.last.text and "31 декабря" in client.last.text
     await client.send("/cancel")
-    assert client.has_button("Согласен")
+    assert client.has_button("Даю согласие")
     await client.press("cmd:children")
     assert "Сначала нужно ваше согласие" in client.last.text
     assert await count(db, Parent) == 0
@@ -65,7 +65,7 @@ async def test_every_personal_command_asks_for_consent_first(db, clock):
 async def test_vk_start_word_opens_the_conversation(db, clock):
     client = DialogClient(make_dialogs(db, clock), platform="vk")
     await client.send("Начать")
-    assert client.has_button("Согласен")
+    assert client.has_button("Даю согласие")
 
 
 async def test_unknown_command_long_text_and_markup_get_an_explanation(db, clock):

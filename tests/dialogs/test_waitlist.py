@@ -83,7 +83,7 @@ async def test_full_program_card_offers_waiting_list_not_enrollment(db, clock):
     assert "Свободных мест: 0" in second.text
     assert not second.has_button(texts.BTN_ENROLL)
     await second.click("Встать в лист ожидания")
-    assert "Кого поставить в лист ожидания на «Плавание»" in second.text
+    assert "Кого поставить в лист ожидания на программу «Плавание»" in second.text
     assert not [b for b in second.buttons() if b.action.startswith("enr:pick")]
     await second.click("Встать в лист ожидания: Петров")
     assert "место в очереди: 1" in second.text
@@ -108,7 +108,7 @@ async def test_leaving_the_waiting_list(db, clock):
     await second.send("/enrollments")
     assert "место в очереди 1" in second.text
     await second.click("Покинуть очередь")
-    assert "Покинуть лист ожидания на «Плавание»" in second.text
+    assert "Покинуть лист ожидания на программу «Плавание»" in second.text
     await second.click("Нет, оставить")
     assert "место в очереди 1" in second.text
     await second.click("Покинуть очередь")
@@ -155,7 +155,7 @@ async def test_held_seat_message_leads_to_the_usual_preview_and_confirmation(db,
     await second.press(actions["Записать ребёнка"])
     assert "Стоимость: 3 000 ₽" in second.text and "Подтверждаете запись?" in second.text
     await second.click("Подтвердить")
-    assert "Петров Пётр Иванович записан(а) на «Плавание»" in second.text
+    assert "Петров Пётр Иванович записан в программу «Плавание»" in second.text
     async with db.read() as session:
         assert (await session.get(WaitlistEntry, held)).status is WaitlistStatus.ENROLLED
     # The message is moot now: nothing to send.

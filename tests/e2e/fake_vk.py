@@ -13,7 +13,7 @@ A test plays the parent:
 
     fake.user_says(7, "Начать", callbacks=True)
     await fake.wait_for(lambda: fake.last(7).text.startswith("Здравствуйте"))
-    fake.press(7, "Согласен")      # a callback button, or the text button's label
+    fake.press(7, "Даю согласие")      # a callback button, or the text button's label
 """
 from __future__ import annotations
 

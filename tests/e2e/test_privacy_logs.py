@@ -60,7 +60,7 @@ async def test_bot_at_debug_logs_no_child_data(fake, tmp_path):
         await fake.click(PARENT, number.group(1))
         await fake.click(PARENT, texts.BTN_ENROLL)
         await fake.click(PARENT, CHILD)
-        assert "записан(а)" in (await fake.click(PARENT, texts.BTN_CONFIRM)).text
+        assert "записана в программу" in (await fake.click(PARENT, texts.BTN_CONFIRM)).text
 
         for command in ("/children", "/balance", "/enrollments"):
             await fake.say(PARENT, command)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from core.models import Funding
 from tests.e2e.botproc import running_bot
@@ -106,7 +107,7 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
         card = await fake.click(PARENT, number.group(1))
         assert PROGRAM in card.text and texts.FUNDING_BADGE[Funding.CERTIFICATE] in card.text
         pick = await fake.click(PARENT, texts.BTN_ENROLL)
-        assert texts.ENROLL_PICK.format(title=PROGRAM) in pick.text
+        assert texts.ENROLL_PICK.format(title=fmt.quoted(PROGRAM)) in pick.text
         quote = await fake.click(PARENT, CHILD)
         assert "Оплатит сертификат:" in quote.text and "Баланс сертификата: было" in quote.text
         done = await fake.click(PARENT, texts.BTN_CONFIRM)

@@ -49,7 +49,7 @@ class VkParent:
 async def sign_up(parent: VkParent, first_words: str = "Начать") -> None:
     greeting = await parent.says(first_words)
     assert "согласны на обработку персональных данных" in greeting
-    assert "Главное меню" in await parent.presses("Согласен")
+    assert "Главное меню" in await parent.presses("Даю согласие")
 
 
 async def add_child(parent: VkParent, snils: str = SNILS) -> None:
@@ -74,7 +74,7 @@ async def enroll(parent: VkParent) -> str:
     for part in ("Стоимость", "Оплатит сертификат", "Доплата родителя", "Баланс сертификата"):
         assert part in summary, part
     done = await parent.presses("Подтвердить")
-    assert "записан(а) на «Робототехника на Arduino»" in done
+    assert "Иванова Мария Петровна записана в программу «Робототехника на Arduino»" in done
     certificate = re.search(r"Выпущен сертификат № (\d{10})", done)
     assert certificate, done
     return certificate.group(1)
@@ -164,7 +164,7 @@ async def test_error_6_is_waited_out_and_the_message_delivered_once(tmp_path):
             sends = fake.calls_of("messages.send")
             assert len(sends) == 2 and sends[0].params["random_id"] == sends[1].params["random_id"]
             fake.fail_api("messages.edit", 9)
-            assert "Главное меню" in await parent.presses("Согласен")
+            assert "Главное меню" in await parent.presses("Даю согласие")
 
 
 async def test_long_poll_failed_2_is_recovered(tmp_path):
@@ -175,6 +175,6 @@ async def test_long_poll_failed_2_is_recovered(tmp_path):
             servers = len(fake.calls_of("groups.getLongPollServer"))
             fake.fail_longpoll(2)
             await fake.wait_for(lambda: not fake.longpoll_failures, what="failed=2 served")
-            assert "Главное меню" in await parent.presses("Согласен")
+            assert "Главное меню" in await parent.presses("Даю согласие")
             assert len(fake.calls_of("groups.getLongPollServer")) == servers + 1
             assert len(fake.chat(401)) == 2

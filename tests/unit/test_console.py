@@ -85,7 +85,7 @@ async def test_the_real_dialogs_work_in_the_terminal(db, clock):
 
     dialogs = Dialogs(db, clock, Settings(_env_file=None))
     out = await talk(dialogs, "1\n/children\n")  # [1] is consent on the first screen
-    assert "[1] Согласен(на)" in out
+    assert "[1] Даю согласие" in out
     assert "Главное меню" in out
     assert "Добавить ребёнка" in out
     assert "Traceback" not in out
@@ -100,7 +100,7 @@ def test_run_without_a_messenger_says_how_to_connect_and_opens_the_terminal_chat
     out = capsys.readouterr().out
     hint = [line for line in out.splitlines() if "TELEGRAM_BOT_TOKEN" in line]
     assert len(hint) == 1 and "VK_GROUP_TOKEN" in hint[0] and "VK_GROUP_ID" in hint[0]
-    assert "[1] Согласен(на)" in out and "Главное меню" in out  # the chat ran, "1" pressed consent
+    assert "[1] Даю согласие" in out and "Главное меню" in out  # the chat ran, "1" pressed consent
     import sqlite3
 
     with sqlite3.connect(tmp_path / "bot.sqlite3") as conn:  # the demo catalog went into the empty database

@@ -211,7 +211,7 @@ async def test_a_parents_new_programs_form_one_digest_of_ten_and_n_more(db, cloc
     assert "и ещё" not in single.text
 
 
-async def test_a_batch_of_digests_is_built_in_three_queries_whatever_its_size(any_db, clock):
+async def test_a_batch_of_digests_is_built_in_four_queries_whatever_its_size(any_db, clock):
     """The delivery worker builds SCREEN_BATCH screens at a time: the queries must not grow with
     the number of parents (they did: three or four per digest), and each screen is the one a
     unit built alone gets; a deleted program and an unsubscribed parent still come out right."""
@@ -243,7 +243,7 @@ async def test_a_batch_of_digests_is_built_in_three_queries_whatever_its_size(an
             batch = await screens.build_many(session, found, clock.today())
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-    assert len(statements) == 3, statements                   # present ids, programs, subscriptions
+    assert len(statements) == 4, statements   # present ids, programs, subscriptions, nominal units
 
     alone = []
     for unit in found:
