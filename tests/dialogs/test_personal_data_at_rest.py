@@ -85,7 +85,7 @@ async def journey(db: Database, clock, user_id: str = "1", snils: str = SNILS_1)
     await client.press(f"enr:start:{program_id}")
     await client.click("Иванова Мария")
     await client.click("Подтвердить")
-    assert "записан(а)" in client.text
+    assert "записана в программу" in client.text
     return client
 
 

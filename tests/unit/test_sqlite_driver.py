@@ -219,7 +219,7 @@ async def test_a_dialog_enrollment_is_flushed_a_search_step_is_not(db, clock, fl
     assert client.has_button("Подтвердить")
     assert flushes == []                    # searching, a card, the preview: the dialog's place only
     await client.click("Подтвердить")
-    assert "записан(а) на «Робототехника»" in client.text
+    assert "записана в программу «Робототехника»" in client.text
     assert flushes == ["test.sqlite3-wal"]  # the enrollment and its money: on disk before the reply
     assert program_id
 
