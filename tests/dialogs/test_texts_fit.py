@@ -279,7 +279,7 @@ async def test_the_new_year_copayment_notice_speaks_of_hours_on_an_hours_certifi
         await enrollment.enroll(session, parent, child.id, program.id, clock)
         await factories.nominal(session, 2027, hours=20)            # 5 months × 8 h = 40 h needed
     clock.set(dt.datetime(2027, 1, 1, 0, 10))
-    assert await tasks.run_year_rollover(db, clock) == 1
+    assert (await tasks.run_year_rollover(db, clock)).shortfalls == 1
     async with db.read() as session:
         found = [u for u in await outbox.due_units(session, ["telegram"], clock) if u.kind == outbox.COPAY]
     async with db.read() as session:

@@ -182,11 +182,11 @@ async def test_statements_writing_personal_data_are_flushed_without_a_flush_of_o
         await factories.child(session, parent, clock)
     assert len(flushes) == 1
     async with db.write() as session:  # as forget_parent: a Core-style UPDATE, no ORM objects
-        await session.execute(update(Child).values(full_name=None, forgotten_at=clock.now())
+        await session.execute(update(Child).values(full_name_enc=None, forgotten_at=clock.now())
                               .execution_options(synchronize_session=False))
     assert len(flushes) == 2
     async with db.write() as session:  # SQL text could write anything
-        await session.execute(text("UPDATE children SET snils = NULL"))
+        await session.execute(text("UPDATE children SET snils_enc = NULL"))
     assert len(flushes) == 3
 
 
