@@ -19,7 +19,7 @@ def child_label(child) -> str:  # type: ignore[no-untyped-def]
     return fmt.short(child.full_name or "—", 30)
 
 
-def _runs(months: list[int]) -> str:
+def months_runs(months: list[int]) -> str:
     """Consecutive months as 'январь — май'; runs of one or two are listed."""
     pieces: list[str] = []
     i = 0
@@ -38,15 +38,15 @@ def _runs(months: list[int]) -> str:
 
 def _months(months: list[int]) -> str:
     """A year's months in calendar order: [1..5, 9..12] → 'январь — май, сентябрь — декабрь'."""
-    return _runs(sorted(months))
+    return months_runs(sorted(months))
 
 
 def study_months_text(months: frozenset[int]) -> str:
     """A program's study months from the first after a break: 'сентябрь — май', 'ноябрь — март'."""
     if len(months) == 12:
-        return _runs(list(range(1, 13)))
+        return months_runs(list(range(1, 13)))
     first = next(m for m in range(1, 13) if m in months and (m - 2) % 12 + 1 not in months)
-    return _runs([(first - 1 + k) % 12 + 1 for k in range(12) if (first - 1 + k) % 12 + 1 in months])
+    return months_runs([(first - 1 + k) % 12 + 1 for k in range(12) if (first - 1 + k) % 12 + 1 in months])
 
 
 def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> str:  # type: ignore[no-untyped-def]

@@ -14,13 +14,14 @@ from typing import Any
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
-from bot.dialogs.enroll import study_months_text
+from bot.dialogs.enroll import months_runs, study_months_text
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, certificates, municipalities, waitlist
 from core import children as core_children
 from core.errors import DomainError
 from core.models import Category, Funding, Program, Unit
+from core.costing import payable_months
 from core.study_months import study_months
 
 PAGE_SIZE = 5
@@ -165,6 +166,17 @@ async def pick_category_screen(ctx: Ctx) -> Screen:
         *chunked(buttons, 2), Button(texts.BTN_ANY_CAT, "find:cat:any"), Button(texts.BTN_BACK, "find:back")))
 
 
+def card_months_text(program: Program) -> str:
+    """The months a card names: a program of a year or less names the months it is taught
+    within its dates ("февраль — май" for February to June, summer off), a longer one its
+    study months from the first after a break ("сентябрь — май")."""
+    taught = [month for year in range(program.start_date.year, program.end_date.year + 1)
+              for month in payable_months(program, year)]
+    if len(taught) < 12 and (program.end_date - program.start_date).days < 366:
+        return months_runs(taught)
+    return study_months_text(study_months(program.study_months))
+
+
 @step("card")
 async def card_screen(ctx: Ctx) -> Screen:
     program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
@@ -176,7 +188,7 @@ async def card_screen(ctx: Ctx) -> Screen:
         price=price_text(program, (await price_units(ctx, [program])).get(program.municipality_id)),
         start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
         schedule=program.schedule or "—", seats=seats)
-    text += texts.CARD_MONTHS.format(months=study_months_text(study_months(program.study_months)))
+    text += texts.CARD_MONTHS.format(months=card_months_text(program))
     if program.description:
         text += texts.CARD_DESCRIPTION.format(description=program.description)
     enroll = None

@@ -253,3 +253,18 @@ async def test_a_program_starting_years_ahead_can_be_enrolled(db, clock):
         later = await f.program(s, clock, start=dt.date(2034, 9, 1), end=dt.date(2035, 5, 31))
         q = await quote(s, parent, child.id, later.id, clock)
     assert q.months == [] and q.cost == 0
+
+
+@pytest.mark.parametrize(("start", "end", "months", "shown"), [
+    (dt.date(2027, 2, 1), dt.date(2027, 6, 30), None, "февраль — май"),     # summer off, within its dates
+    (dt.date(2026, 9, 1), dt.date(2027, 5, 31), None, "сентябрь — май"),
+    (dt.date(2026, 9, 1), dt.date(2029, 5, 31), None, "сентябрь — май"),     # several years: the study months
+    (dt.date(2026, 11, 1), dt.date(2027, 3, 31), "11-3", "ноябрь — март"),
+])
+def test_a_card_names_the_months_taught_within_the_programs_dates(start, end, months, shown):
+    from types import SimpleNamespace
+
+    from bot.dialogs.find import card_months_text
+
+    program = SimpleNamespace(start_date=start, end_date=end, study_months=months)
+    assert card_months_text(program) == shown
