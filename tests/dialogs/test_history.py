@@ -7,6 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from bot.dialogs import texts
+from core.errors import DomainError, NotFound
 from core.models import Certificate, Enrollment, LedgerEntry, LedgerKind, Program, Unit
 from core.settlement import settle_month, year_rollover
 from tests.dialogs.kit import SNILS_1, SNILS_2, DialogClient, add_nominal, add_program, make_dialogs, snapshot
@@ -172,3 +174,9 @@ async def test_another_parents_certificate_and_a_forged_page_are_refused(db, clo
     await owner.press(f"hist:{certificate_id}:0")
     assert len(history_lines(owner)) == 3                            # credit, November, December
     assert await snapshot(db) == before
+
+
+def test_the_new_refusals_have_their_own_sentence():
+    for error in (NotFound("certificate", certificate_id=5), DomainError("history_page_invalid", page=3)):
+        text = texts.refusal(error)
+        assert text != texts.REFUSAL_FALLBACK and "{" not in text and text.endswith(".")
