@@ -455,7 +455,7 @@ COPAY_NOTICE = (
 )
 
 YEAR_END_TITLE = "⏳ Напоминание: на сертификате остались свободные средства."
-YEAR_END_LINE = "• {name}: сертификат № {number}, свободно {available}"
+YEAR_END_LINE = "• {name}: сертификат № {number} — {amount} {verb} 31 декабря"
 YEAR_END_TAIL = (
     "Свободный остаток сгорает 31 декабря и на следующий год не переносится. "
     "Успейте выбрать кружок: /find"
@@ -646,6 +646,5 @@ EXPIRES_SUGGEST_PLAN = "Ещё можно потратить в декабре �
 EXPIRES_SUGGEST_ITEM = "   {n}. «{title}» — {price} в месяц"
 EXPIRES_SUGGEST_NONE = "   Программ с занятиями в декабре и свободными местами сейчас нет: посмотрите /find."
 EXPIRES_HINT = "Нажмите номер программы, чтобы открыть её и записаться."
-YEAR_END_CERT_LINE = "• {name}: сертификат № {number} — {amount} {verb} 31 декабря"
 REFUSALS["certificate_not_found"] = "Сертификат не найден среди сертификатов ваших детей."
 REFUSALS["history_page_invalid"] = "Такой страницы нет. Откройте движение средств заново из /balance."

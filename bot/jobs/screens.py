@@ -189,7 +189,7 @@ async def _year_end(session: AsyncSession, parent_id: int, clock: _Moment) -> Sc
         found = await year_end_words.december(session, certificate.child, certificate, clock)
         if found is None:
             continue
-        lines.append(texts.YEAR_END_CERT_LINE.format(
+        lines.append(texts.YEAR_END_LINE.format(
             name=first_name(certificate.child), number=certificate.number,
             **year_end_words.expires_words(found.expiring)))
         shown = found.programs[:max(0, room - len(suggested))]
