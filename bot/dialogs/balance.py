@@ -110,10 +110,10 @@ async def _plan_advice(ctx: Ctx, child: Child, certificate: Certificate) -> tupl
     found = await year_end_words.december(ctx.session, child, certificate, ctx.clock)
     if found is None:
         return [texts.EXPIRES_NOTHING if year_end.is_year_end(ctx.clock) else texts.PLAN_ADVICE], []
-    lines = [texts.EXPIRES_PLAN.format(**year_end_words.expires_words(found.expiring))]
+    lines = [texts.EXPIRES_LINE.format(**year_end_words.expires_words(found.expiring)).strip()]
     if not found.programs:
         return [*lines, texts.EXPIRES_SUGGEST_NONE.strip()], []
-    return [*lines, texts.EXPIRES_SUGGEST_PLAN,
+    return [*lines, texts.EXPIRES_SUGGEST.strip(),
             *year_end_words.suggestion_lines(found.programs, found.expiring.unit, 1),
             texts.EXPIRES_HINT], found.programs
 

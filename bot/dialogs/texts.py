@@ -638,11 +638,10 @@ HISTORY_MONTH_OF_YEAR = "{month} {year}"
 # {verb}: «сгорит» for 1, 21, 31 … (рубль, час), «сгорят» otherwise.
 EXPIRES_VERB_ONE = "сгорит"
 EXPIRES_VERB_MANY = "сгорят"
+# /balance indents a certificate's lines; the plan shows them unindented (stripped).
 EXPIRES_LINE = "   ⏳ {amount} {verb} 31 декабря: свободный остаток не переносится на следующий год."
-EXPIRES_PLAN = "⏳ {amount} {verb} 31 декабря: свободный остаток на следующий год не переносится."
 EXPIRES_NOTHING = "Свободного остатка нет — 31 декабря ничего не сгорит."
 EXPIRES_SUGGEST = "   Ещё можно потратить в декабре — программы с занятиями в декабре и свободными местами:"
-EXPIRES_SUGGEST_PLAN = "Ещё можно потратить в декабре — программы с занятиями в декабре и свободными местами:"
 EXPIRES_SUGGEST_ITEM = "   {n}. «{title}» — {price} в месяц"
 EXPIRES_SUGGEST_NONE = "   Программ с занятиями в декабре и свободными местами сейчас нет: посмотрите /find."
 EXPIRES_HINT = "Нажмите номер программы, чтобы открыть её и записаться."
