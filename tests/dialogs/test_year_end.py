@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from bot.dialogs import texts
 from bot.dialogs.year_end import expires_verb
-from bot.jobs import tasks
+from bot.jobs import screens, tasks
 from bot.jobs.delivery import Deliverer
-from core import year_end
+from core import outbox, year_end
 from core.models import Child, Funding, Unit
 from tests.dialogs.kit import SNILS_1, SNILS_2, DialogClient, add_nominal, add_program, children_of, make_dialogs
 from tests.unit.test_jobs_delivery import FakeSender, FakeTime
@@ -155,6 +155,18 @@ async def test_year_end_reminder_says_what_expires_and_suggests_the_same_program
     assert reminder_cards == [f"card:{chess}"]
     await client.send("/balance")
     assert [b.action for b in client.buttons() if b.action.startswith("card:")] == reminder_cards
+
+
+async def test_a_year_end_reminder_built_before_december_says_nothing(db, clock):
+    await a_funded_child(db, clock, platform="telegram")
+    [child] = await children_of(db, platform="telegram")
+    unit = outbox.Unit(parent_id=child.parent_id, platform="telegram", user_id="1", kind=outbox.YEAR_END,
+                       row_ids=(1,), refs=(outbox.year_end_ref(dt.date(2026, 12, 1)),))
+    async with db.read() as session:
+        assert await screens.build(session, unit, clock.today(), clock.tz, clock.now()) is None   # 21 November
+        december = dt.datetime(2026, 12, 1, 9, 0, tzinfo=clock.tz)
+        screen = await screens.build(session, unit, december.date(), clock.tz, december)
+    assert "9\u00a0000\u00a0₽ сгорят 31 декабря" in screen.text
 
 
 async def test_year_end_reminder_of_an_hours_certificate_speaks_in_hours(db, clock):
