@@ -52,7 +52,8 @@ async def enroll(client: DialogClient, program_id: int, child: str = "Мария
 
 
 async def a_year_of_money(db, clock, unit: Unit) -> DialogClient:
-    """Enroll in two programs, cancel one with a refund, settle November, roll into 2027."""
+    """Enroll in three programs (the third partly co-paid), cancel one with a refund that tops
+    the co-paid December up (a second reserve row), settle November, roll into 2027."""
     rub = unit is Unit.RUB
     for year in (2026, 2027):
         await add_nominal(db, MUNI, year, 1_200_000 if rub else 36, unit)
@@ -60,11 +61,14 @@ async def a_year_of_money(db, clock, unit: Unit) -> DialogClient:
                                hours=None if rub else 4)
     chess = await add_program(db, clock, title="Шахматы", price=300_000 if rub else None,
                               hours=None if rub else 6)
+    dance = await add_program(db, clock, title="Танцы", price=200_000 if rub else None,
+                              hours=None if rub else 10, end=dt.date(2026, 12, 31))
     client = DialogClient(make_dialogs(db, clock))
     await client.start()
     await client.add_child("Иванова Мария Петровна", "05.03.2016", SNILS_1, MUNI)
     await enroll(client, robots)
     await enroll(client, chess)
+    await enroll(client, dance)                            # 12 000 − 9 000 leaves 3 000 of 4 000 ₽
     clock.set(dt.datetime(2026, 11, 25, 15, 0))          # not the same day: December comes back
     async with db.read() as session:
         chess_enrollment = (await session.execute(
@@ -93,27 +97,39 @@ def history_lines(client: DialogClient) -> list[str]:
     return [line for line in client.text.splitlines() if " · " in line]
 
 
+async def all_pages(client: DialogClient) -> list[str]:
+    """The history's lines, page after page (▶), checking the page counter on the way."""
+    pages = [client.text]
+    shown = history_lines(client)
+    while client.has_button("▶"):
+        await client.click("▶")
+        pages.append(client.text)
+        shown += history_lines(client)
+    for n, text in enumerate(pages, 1):
+        assert f"Страница {n} из {len(pages)}" in text
+    return shown
+
+
 @pytest.mark.parametrize("unit", [Unit.RUB, Unit.HOURS])
 async def test_history_lists_every_ledger_row_of_a_journey_newest_first(any_db, clock, unit):
     db = any_db
     client = await a_year_of_money(db, clock, unit)
     rows = await ledger_rows(db)
     assert {row.kind for row, _ in rows} == set(LedgerKind)      # the journey wrote every kind
-    assert len(rows) == 16
+    december_dance = [row for row, title in rows if title == "Танцы" and row.kind is LedgerKind.RESERVE
+                      and row.month == 12]
+    assert len(december_dance) == 2                               # reserved, then topped up
+    assert len(rows) == 21
 
     await client.send("/balance")
     await client.click("Движение средств: Мария")
     assert "Движение средств: Иванова Мария Петровна" in client.text
-    assert "Страница 1 из 2 (всего записей: 16)" in client.text
-    shown = history_lines(client)
-    assert len(shown) == 10 and not client.has_button("◀")
-    await client.click("▶")
-    assert "Страница 2 из 2" in client.text and not client.has_button("▶")
-    shown += history_lines(client)
-
+    assert "(всего записей: 21)" in client.text
+    assert len(history_lines(client)) == 10 and not client.has_button("◀")
+    shown = await all_pages(client)
     assert shown == [expected_line(row, title, clock.tz) for row, title in rows]
     await client.click("◀")
-    assert history_lines(client) == shown[:10]
+    assert history_lines(client) == shown[10:20]
     assert client.has_button("К балансу")
 
 
@@ -121,20 +137,19 @@ async def test_history_spells_out_the_journey_in_plain_words(db, clock):
     client = await a_year_of_money(db, clock, Unit.RUB)
     await client.send("/balance")
     await client.click("Движение средств")
-    await client.click("▶")
-    older = client.text
+    text = "\n".join(await all_pages(client))
     for line in ("21.11.2026 · зачислено 12 000 ₽ на 2026 год",
                  "21.11.2026 · зарезервировано 3 000 ₽ за декабрь, программа «Шахматы»",
-                 "25.11.2026 · возвращено 3 000 ₽ за декабрь, программа «Шахматы» (отмена записи)"):
-        assert line in older, line
-    await client.click("◀")
-    newer = client.text
-    for line in ("01.12.2026 · оплачен ноябрь — 3 000 ₽, программа «Шахматы»",   # November was not refunded
-                 "01.01.2027 · сгорело 6 000 ₽ — остаток 2026 года",   # 12 000 − 2 × (1 500 + 3 000) + 3 000
-                 "01.01.2027 · оплачен декабрь 2026 — 1 500 ₽, программа «Робототехника»",
+                 "21.11.2026 · зарезервировано 1 000 ₽ за декабрь, программа «Танцы»",
+                 # newest first: the refund, then the co-payment it topped up, above it
+                 "25.11.2026 · зарезервировано 1 000 ₽ за декабрь, программа «Танцы»\n"
+                 "25.11.2026 · возвращено 3 000 ₽ за декабрь, программа «Шахматы» (отмена записи)",
+                 "01.12.2026 · оплачен ноябрь — 3 000 ₽, программа «Шахматы»",   # November was not refunded
+                 "01.01.2027 · оплачен декабрь 2026 — 2 000 ₽, программа «Танцы»",   # both December rows
+                 "01.01.2027 · сгорело 2 000 ₽ — остаток 2026 года",   # 12 000 − 13 000 reserved + 3 000
                  "01.01.2027 · зачислено 12 000 ₽ на 2027 год",
                  "01.01.2027 · зарезервировано 1 500 ₽ за май, программа «Робототехника»"):
-        assert line in newer, line
+        assert line in text, line
 
 
 async def test_a_certificate_with_no_money_yet_shows_no_history_button(db, clock):
