@@ -1,14 +1,23 @@
 """/balance: each child's certificate (status, number, nominal, available,
-reserved, spent) and, a press away, the year's month-by-month plan."""
+reserved, spent) and, a press away, the year's month-by-month plan and the
+money's history (bot/dialogs/history.py). From 1 December: what expires on
+31 December and the programs that can still take it (bot/dialogs/year_end.py)."""
 from __future__ import annotations
 
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
+from bot.dialogs import year_end as year_end_words
 from bot.dialogs.children import first_name
+from bot.dialogs.history import history_button
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
 from core import certificates
 from core import children as core_children
+from core import year_end
+from core.models import Certificate, Child, Program
+
+# VK: at most 10 keyboard rows.
+MAX_ROWS = 10
 
 
 @step("balance")
@@ -18,13 +27,14 @@ async def balance_screen(ctx: Ctx) -> Screen:
     if not kids:
         return Screen(text=texts.BALANCE_EMPTY, rows=rows(
             Button(texts.BTN_ADD_CHILD, "ch:add"), Button(texts.BTN_MENU, "cmd:menu")))
-    blocks = [texts.BALANCE_TITLE]
+    blocks: list[list[str]] = [[texts.BALANCE_TITLE]]
     plans = []
+    decembers: list[tuple[list[str], year_end_words.December]] = []
     for child in kids:
         certificate = child.certificate
         name = child.full_name or "—"
         if certificate is None:
-            blocks.append(texts.BALANCE_NO_CERT.format(name=name, status=texts.NOT_ISSUED))
+            blocks.append([texts.BALANCE_NO_CERT.format(name=name, status=texts.NOT_ISSUED)])
             continue
         lines = [texts.BALANCE_CERT.format(name=name, number=certificate.number,
                                            status=texts.STATUS_LABEL[certificate.status])]
@@ -39,10 +49,35 @@ async def balance_screen(ctx: Ctx) -> Screen:
                 spent=fmt.amount(current.spent, unit)))
             if current.expired:
                 lines.append(texts.BALANCE_EXPIRED.format(expired=fmt.amount(current.expired, unit)))
-            plans.append(Button(fmt.short(texts.BTN_PLAN.format(name=first_name(child)), 40),
-                                f"bal:plan:{child.id}"))
-        blocks.append("\n".join(lines))
-    return Screen(text="\n\n".join(blocks), rows=rows(*[[b] for b in plans], Button(texts.BTN_MENU, "cmd:menu")))
+            plans.append([Button(fmt.short(texts.BTN_PLAN.format(name=first_name(child)), 40),
+                                 f"bal:plan:{child.id}"),
+                          history_button(certificate.id, first_name(child))])
+            found = await year_end_words.december(ctx.session, child, certificate, ctx.clock)
+            if found is not None:
+                lines.append(texts.EXPIRES_LINE.format(**year_end_words.expires_words(found.expiring)))
+                decembers.append((lines, found))
+        blocks.append(lines)
+    suggested = _suggest(decembers, room=(MAX_ROWS - len(plans) - 1) * year_end_words.NUMBERS_PER_ROW)
+    if suggested:
+        blocks.append([texts.EXPIRES_HINT])
+    return Screen(text="\n\n".join("\n".join(block) for block in blocks),
+                  rows=rows(*plans, *year_end_words.number_rows(suggested), Button(texts.BTN_MENU, "cmd:menu")))
+
+
+def _suggest(decembers: list[tuple[list[str], year_end_words.December]], room: int) -> list[Program]:
+    """Add each certificate's December programs under its lines, numbered across the
+    children, as many as the keyboard has buttons for; the programs numbered, in order."""
+    suggested: list[Program] = []
+    for lines, found in decembers:
+        if not found.programs:
+            lines.append(texts.EXPIRES_SUGGEST_NONE)
+            continue
+        shown = found.programs[:max(0, room - len(suggested))]
+        if shown:
+            lines.append(texts.EXPIRES_SUGGEST)
+            lines.extend(year_end_words.suggestion_lines(shown, found.expiring.unit, len(suggested) + 1))
+            suggested.extend(shown)
+    return suggested
 
 
 @step("bal.plan")
@@ -64,8 +99,23 @@ async def plan_screen(ctx: Ctx) -> Screen:
     lines.append(texts.PLAN_TOTAL.format(reserved=fmt.amount(plan.reserved_total, unit),
                                          free=fmt.amount(plan.free, unit)))
     lines.append("")
-    lines.append(texts.PLAN_ADVICE)
-    return Screen(text="\n".join(lines), rows=back)
+    advice, suggested = await _plan_advice(ctx, child, certificate)
+    lines.extend(advice)
+    return Screen(text="\n".join(lines), rows=(*year_end_words.number_rows(suggested), *back))
+
+
+async def _plan_advice(ctx: Ctx, child: Child, certificate: Certificate) -> tuple[list[str], list[Program]]:
+    """Before December the general advice; from 1 December what expires on 31 December
+    and the programs that can still take it (numbered: their buttons go under the plan)."""
+    found = await year_end_words.december(ctx.session, child, certificate, ctx.clock)
+    if found is None:
+        return [texts.EXPIRES_NOTHING if year_end.is_year_end(ctx.clock) else texts.PLAN_ADVICE], []
+    lines = [texts.EXPIRES_LINE.format(**year_end_words.expires_words(found.expiring)).strip()]
+    if not found.programs:
+        return [*lines, texts.EXPIRES_SUGGEST_NONE.strip()], []
+    return [*lines, texts.EXPIRES_SUGGEST.strip(),
+            *year_end_words.suggestion_lines(found.programs, found.expiring.unit, 1),
+            texts.EXPIRES_HINT], found.programs
 
 
 @command("balance")

@@ -41,6 +41,7 @@ from bot.dialogs import children as _children  # noqa: E402,F401  isort: skip
 from bot.dialogs import find as _find  # noqa: E402,F401  isort: skip
 from bot.dialogs import enroll as _enroll  # noqa: E402,F401  isort: skip
 from bot.dialogs import balance as _balance  # noqa: E402,F401  isort: skip
+from bot.dialogs import history as _history  # noqa: E402,F401  isort: skip
 from bot.dialogs import enrollments as _enrollments  # noqa: E402,F401  isort: skip
 from bot.dialogs import waitlist as _waitlist  # noqa: E402,F401  isort: skip
 from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip

@@ -504,7 +504,7 @@ COPAY_NOTICE_SHORTFALL = {
 }
 
 YEAR_END_TITLE = "⏳ Напоминание: на сертификате остались свободные средства."
-YEAR_END_LINE = "• {name}: сертификат № {number}, свободно {available}"
+YEAR_END_LINE = "• {name}: сертификат № {number} — {amount} {verb} 31 декабря"
 YEAR_END_TAIL = (
     "Свободный остаток сгорает 31 декабря и на следующий год не переносится. "
     "Успейте выбрать кружок: /find"
@@ -691,3 +691,28 @@ REFUSALS.update({
         "Введённые данные ребёнка не сохранились. Начните добавление заново в разделе «Мои дети»."
     ),
 })
+# --- WP7: the money's history and what expires at year end ---
+BTN_HISTORY = "Движение средств: {name}"
+HISTORY_TITLE = "📜 Движение средств: {name}, сертификат № {number}"
+HISTORY_EMPTY = "Движений по сертификату пока не было."
+HISTORY_PAGE = "Страница {page} из {pages} (всего записей: {total})"
+HISTORY_LINE = "{date} · {what}"
+HISTORY_PROGRAM = ", программа {title}"
+HISTORY_CREDIT = "зачислено {amount} на {year} год"
+HISTORY_RESERVE = "зарезервировано {amount} за {month}{program}"
+HISTORY_SETTLE = "оплачен {month} — {amount}{program}"
+HISTORY_REFUND = "возвращено {amount} за {month}{program} (отмена записи)"
+HISTORY_EXPIRE = "сгорело {amount} — остаток {year} года"
+HISTORY_MONTH_OF_YEAR = "{month} {year}"
+# {verb}: «сгорит» for 1, 21, 31 … (рубль, час), «сгорят» otherwise.
+EXPIRES_VERB_ONE = "сгорит"
+EXPIRES_VERB_MANY = "сгорят"
+# /balance indents a certificate's lines; the plan shows them unindented (stripped).
+EXPIRES_LINE = "   ⏳ {amount} {verb} 31 декабря: свободный остаток не переносится на следующий год."
+EXPIRES_NOTHING = "Свободного остатка нет — 31 декабря ничего не сгорит."
+EXPIRES_SUGGEST = "   Ещё можно потратить в декабре — программы с занятиями в декабре и свободными местами:"
+EXPIRES_SUGGEST_ITEM = "   {n}. {title} — {price} в месяц"
+EXPIRES_SUGGEST_NONE = "   Программ с занятиями в декабре и свободными местами сейчас нет: посмотрите /find."
+EXPIRES_HINT = "Нажмите номер программы, чтобы открыть её и записаться."
+REFUSALS["certificate_not_found"] = "Сертификат не найден среди сертификатов ваших детей."
+REFUSALS["history_page_invalid"] = "Такой страницы нет. Откройте движение средств заново из /balance."

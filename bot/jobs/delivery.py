@@ -117,7 +117,7 @@ class Deliverer:
         """The screens of `units`, built in one read; units with nothing left to say are
         dropped (one write) and left out."""
         async with self.db.read() as session:
-            built = await screens.build_many(session, units, self.clock.today(), self.clock.tz)
+            built = await screens.build_many(session, units, self.clock.today(), self.clock.tz, self.clock.now())
         moot = [unit for unit, screen in zip(units, built) if screen is None]
         if moot:
             async with self.db.write() as session:

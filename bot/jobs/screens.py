@@ -19,8 +19,9 @@ from bot.dialogs.children import first_name
 from bot.dialogs.find import ages_text, price_text
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs import texts
+from bot.dialogs import year_end as year_end_words
 from core import outbox
-from core.certificates import balance, nominal_units
+from core.certificates import nominal_units
 from core.models import (
     Certificate,
     CertificateStatus,
@@ -38,6 +39,7 @@ DIGEST_MAX = 10          # programs listed in one digest; the rest are "и ещ�
 UNSUBSCRIBE_MAX = 3      # unsubscribe buttons (one per matching subscription)
 NUMBERS_PER_ROW = 5
 REFS_LOOKED_AT = 5000    # a digest's programs are looked up among its first 5000 rows
+ROWS_MAX = 10            # VK: at most 10 keyboard rows
 
 
 def digest(programs: list[Program], total: int, subscriptions: list[Subscription],
@@ -68,17 +70,18 @@ def digest(programs: list[Program], total: int, subscriptions: list[Subscription
 
 
 async def build(session: AsyncSession, unit: outbox.Unit, today: dt.date,
-                tz: dt.tzinfo = dt.timezone.utc) -> Screen | None:
-    return (await build_many(session, [unit], today, tz))[0]
+                tz: dt.tzinfo = dt.timezone.utc, now: dt.datetime | None = None) -> Screen | None:
+    return (await build_many(session, [unit], today, tz, now))[0]
 
 
 async def build_many(session: AsyncSession, units: list[outbox.Unit], today: dt.date,
-                     tz: dt.tzinfo = dt.timezone.utc) -> list[Screen | None]:
+                     tz: dt.tzinfo = dt.timezone.utc, now: dt.datetime | None = None) -> list[Screen | None]:
     """The screen of each unit (None: nothing left to say), in the order given; times
-    shown on the calendar of `tz` (the bot's TIMEZONE)."""
+    shown on the calendar of `tz` (the bot's TIMEZONE). `now` (default: noon of `today`)
+    tells which held seats still count as taken for the year-end reminder's programs."""
     digests = await _digests(session, {n: unit for n, unit in enumerate(units)
                                        if unit.kind == outbox.PROGRAM and unit.row_ids}, today.year)
-    return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today, tz)
+    return [digests.get(n) if unit.kind == outbox.PROGRAM else await _notice(session, unit, today, tz, now)
             for n, unit in enumerate(units)]
 
 
@@ -121,7 +124,8 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit], year: i
     return screens
 
 
-async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: dt.tzinfo) -> Screen | None:
+async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: dt.tzinfo,
+                  now: dt.datetime | None = None) -> Screen | None:
     """A seat held on a waiting list, a co-payment notice or a year-end reminder (one row each)."""
     if not unit.row_ids:
         return None
@@ -153,20 +157,55 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
             rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
     if unit.kind == outbox.YEAR_END:
         year = int(ref) // 10000
-        lines = []
-        certificates = (await session.execute(
-            select(Certificate).join(Child, Child.id == Certificate.child_id)
-            .where(Child.parent_id == unit.parent_id, Child.forgotten_at.is_(None),
-                   Certificate.status == CertificateStatus.FUNDED)
-            .order_by(Certificate.id))).scalars().all()
-        for certificate in certificates:
-            left = await balance(session, certificate, year)
-            if left.available > 0:
-                lines.append(texts.YEAR_END_LINE.format(
-                    name=first_name(certificate.child), number=certificate.number,
-                    available=fmt.amount(left.available, left.unit)))
-        if not lines or today.year != year:
+        if today.year != year:
             return None
-        return Screen(text="\n".join([texts.YEAR_END_TITLE, *lines, "", texts.YEAR_END_TAIL]),
-                      rows=((Button(texts.BTN_BALANCE, "cmd:balance"),),))
+        return await _year_end(session, unit.parent_id, _Moment(now or _noon(today, tz), tz))
     return None
+
+
+class _Moment:
+    """The delivery's moment as the Clock the core's year-end queries take."""
+
+    def __init__(self, now: dt.datetime, tz: dt.tzinfo) -> None:
+        self.tz = tz
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def today(self) -> dt.date:
+        return self._now.astimezone(self.tz).date()
+
+
+def _noon(today: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(today, dt.time(12, 0), tzinfo=tz)
+
+
+async def _year_end(session: AsyncSession, parent_id: int, clock: _Moment) -> Screen | None:
+    """What expires on 31 December on each of the parent's funded certificates, with the
+    programs that can still take it (the same words and programs as /balance shows)."""
+    certificates = (await session.execute(
+        select(Certificate).join(Child, Child.id == Certificate.child_id)
+        .where(Child.parent_id == parent_id, Child.forgotten_at.is_(None),
+               Certificate.status == CertificateStatus.FUNDED)
+        .order_by(Certificate.id))).scalars().all()
+    lines: list[str] = []
+    suggested: list[Program] = []
+    room = (ROWS_MAX - 1) * year_end_words.NUMBERS_PER_ROW
+    for certificate in certificates:
+        found = await year_end_words.december(session, certificate.child, certificate, clock)
+        if found is None:
+            continue
+        lines.append(texts.YEAR_END_LINE.format(
+            name=first_name(certificate.child), number=certificate.number,
+            **year_end_words.expires_words(found.expiring)))
+        shown = found.programs[:max(0, room - len(suggested))]
+        if shown:
+            lines.append(texts.EXPIRES_SUGGEST)
+            lines.extend(year_end_words.suggestion_lines(shown, found.expiring.unit, len(suggested) + 1))
+            suggested.extend(shown)
+    if not lines:
+        return None
+    tail = [texts.YEAR_END_TAIL, texts.EXPIRES_HINT] if suggested else [texts.YEAR_END_TAIL]
+    return Screen(text="\n".join([texts.YEAR_END_TITLE, *lines, "", *tail]),
+                  rows=(*year_end_words.number_rows(suggested), (Button(texts.BTN_BALANCE, "cmd:balance"),)))
