@@ -237,6 +237,7 @@ async def rename_child(session: AsyncSession, parent: Parent | None, child_id: i
     child = await get_child(session, require_consent(parent), child_id)
     child.full_name = validate_full_name(full_name)
     await session.flush()
+    mark_erased(session)   # the replaced value is personal data too: no older copy in the files
     return child
 
 
@@ -251,6 +252,7 @@ async def change_birth_date(session: AsyncSession, parent: Parent | None, child_
     if child.certificate is not None:   # issued (учёт) with no money yet: it ends on the new date
         child.certificate.valid_until = certificate_valid_until(birth_date)
     await session.flush()
+    mark_erased(session)
     return child
 
 

@@ -4,10 +4,18 @@ enrollment is deleted after a confirmation; another parent's child is never touc
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from core import municipalities
 from core.models import Child
 from tests import factories as f
+from tests.dialogs.test_personal_data_at_rest import (  # noqa: F401 - file_db is a fixture
+    CLEAR,
+    file_bytes,
+    file_db,
+    found_in,
+    sealed_values,
+)
 from tests.dialogs.kit import (
     SNILS_1,
     DialogClient,
@@ -205,3 +213,25 @@ async def _muni_id(db, name: str) -> int:
 async def _parent(session):
     from core.parents import get_parent
     return await get_parent(session, "test", "1")
+
+
+async def test_a_deleted_or_corrected_childs_old_values_leave_no_copy_in_the_files_or_log(file_db, clock):
+    client = await parent_with_child(file_db, clock)
+    old_name = await sealed_values(file_db)
+    assert len(old_name) == 3 and all(value.encode() in file_bytes(file_db.path) for value in old_name)
+    await open_child(client)
+    await client.click("ФИО")
+    await client.send("Петрова Анна Ивановна")
+    assert "ФИО исправлено" in client.text
+    blob = file_bytes(file_db.path)
+    assert found_in(blob, [old_name[0]]) == [] and found_in(blob, old_name[1:]) == old_name[1:]
+    stored = await sealed_values(file_db)
+    await client.click("Удалить ребёнка")
+    await client.click("Да, удалить")
+    assert "Ребёнок удалён" in client.text
+    blob = file_bytes(file_db.path)
+    assert Path(f"{file_db.path}-wal").stat().st_size == 0              # checkpointed and emptied
+    assert found_in(blob, CLEAR + ["Петрова Анна Ивановна"]) == []
+    assert found_in(blob, sorted(set(stored + old_name))) == []
+    log_text = file_db.log_file.read_text(encoding="utf-8")
+    assert [clear for clear in CLEAR + ["Петрова Анна Ивановна"] if clear in log_text] == []
