@@ -1,4 +1,5 @@
-"""Children: who may hold a certificate (ages 5 to the day before 18), and their data."""
+"""Children: who may hold a certificate (ages 5 to the day before 18), their data, and
+what of it a parent may still correct or delete."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,15 @@ from core import municipalities, pd
 from core.clock import Clock
 from core.db import lock, mark_erased
 from core.errors import DomainError, NotFound
-from core.models import Child, Enrollment, EnrollmentStatus, LedgerEntry, Parent, WaitlistEntry, WaitlistStatus
+from core.models import (
+    Child,
+    Enrollment,
+    EnrollmentStatus,
+    LedgerEntry,
+    Parent,
+    WaitlistEntry,
+    WaitlistStatus,
+)
 from core.parents import require_consent
 from core.snils import checksum_applies, normalize_snils
 

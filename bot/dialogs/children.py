@@ -1,5 +1,6 @@
 """/children: the parent's children with their certificates, and adding a child
-(ФИО → birth date → SNILS → municipality → summary → save), each answer checked by core."""
+(ФИО → birth date → SNILS → municipality → summary → save), each answer checked by core;
+and a child's own screen: correct the name, the birth date, the municipality, or delete."""
 from __future__ import annotations
 
 import datetime as dt
