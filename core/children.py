@@ -187,12 +187,12 @@ class Ties:
         """Why the municipality and the birth date are fixed now (None: they may change).
         The municipality decides whose nominal pays, the birth date the age checks and the
         certificate's end, so both stay as they were when a program accepted the child."""
+        if self.has_money:        # for good: said first, so no advice to cancel misleads
+            return "child_certificate_funded"
         if self.active_enrollments:
             return "child_enrolled"
         if self.open_waiting:
             return "child_waiting"
-        if self.has_money:
-            return "child_certificate_funded"
         return None
 
     def delete_lock(self) -> str | None:

@@ -7,7 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 from core import municipalities
-from core.models import Child
+from core.models import Child, Funding
 from tests import factories as f
 from tests.dialogs.test_personal_data_at_rest import (  # noqa: F401 - file_db is a fixture
     CLEAR,
@@ -100,7 +100,8 @@ async def test_birth_date_and_municipality_are_corrected_before_enrolling(any_db
 
 async def test_once_enrolled_birth_date_and_municipality_are_refused_and_nothing_changes(any_db, clock):
     client = await parent_with_child(any_db, clock)
-    program_id = await add_program(any_db, clock)
+    # A free municipal program: no money on the certificate, the enrollment alone fixes the data.
+    program_id = await add_program(any_db, clock, funding=Funding.MUNICIPAL, price=None)
     await open_child(client)
     stale_birth, stale_muni = client.button("Дата рождения").action, client.button("Муниципалитет").action
     await enroll(client, program_id)
@@ -133,8 +134,9 @@ async def test_after_cancelling_a_paid_enrollment_the_funded_certificate_keeps_t
     await client.click("Отменить запись")
     await client.click("Да, отменить")
     await open_child(client)
+    assert "изменить нельзя: на сертификат ребёнка уже зачислены деньги" in client.text
     await client.click("Муниципалитет")
-    assert "уже зачислены деньги муниципалитета" in client.text
+    assert "уже зачислены деньги муниципалитета" in client.text and "отмените" not in client.text
     assert (await the_child(db)).municipality.name == MUNI
 
 
