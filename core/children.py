@@ -1,17 +1,28 @@
-"""Children: who may hold a certificate (ages 5 to the day before 18), and their data."""
+"""Children: who may hold a certificate (ages 5 to the day before 18), their data, and
+what of it a parent may still correct or delete."""
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, exists, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import municipalities, pd
 from core.clock import Clock
-from core.db import lock
+from core.db import lock, mark_erased
 from core.errors import DomainError, NotFound
-from core.models import Child, Parent
+from core.models import (
+    Child,
+    Enrollment,
+    EnrollmentStatus,
+    LedgerEntry,
+    Parent,
+    WaitlistEntry,
+    WaitlistStatus,
+)
 from core.parents import require_consent
 from core.snils import checksum_applies, normalize_snils
 
@@ -157,3 +168,126 @@ async def get_child(session: AsyncSession, parent: Parent | None, child_id: int)
     if parent is None or child is None or child.parent_id != parent.id or child.forgotten_at is not None:
         raise NotFound("child", child_id=child_id)
     return child
+
+
+# --- correcting a child (/children → a child) ---------------------------------------------
+OPEN_WAITING = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
+
+
+@dataclass(frozen=True)
+class Ties:
+    """What already hangs on a child, and so what may still be corrected."""
+    active_enrollments: int
+    enrollments: int          # of any status: each is a record of the certificate's use
+    open_waiting: int
+    has_certificate: bool
+    has_money: bool           # the certificate has ledger rows: a municipality's nominal paid
+
+    def data_lock(self) -> str | None:
+        """Why the municipality and the birth date are fixed now (None: they may change).
+        The municipality decides whose nominal pays, the birth date the age checks and the
+        certificate's end, so both stay as they were when a program accepted the child."""
+        if self.has_money:        # for good: said first, so no advice to cancel misleads
+            return "child_certificate_funded"
+        if self.active_enrollments:
+            return "child_enrolled"
+        if self.open_waiting:
+            return "child_waiting"
+        return None
+
+    def delete_lock(self) -> str | None:
+        """Why the child cannot be deleted: one certificate per child, ever, and money records stay."""
+        if self.has_certificate:
+            return "child_has_certificate"
+        if self.enrollments:
+            return "child_has_enrollments"
+        if self.open_waiting:
+            return "child_waiting_delete"
+        return None
+
+
+async def ties(session: AsyncSession, child: Child) -> Ties:
+    def counted(*where: Any) -> Any:
+        return select(func.count()).where(*where).scalar_subquery()
+
+    certificate = child.certificate
+    money = (exists().where(LedgerEntry.certificate_id == certificate.id) if certificate is not None
+             else false())
+    row = (await session.execute(select(
+        counted(Enrollment.child_id == child.id, Enrollment.status == EnrollmentStatus.ACTIVE),
+        counted(Enrollment.child_id == child.id),
+        counted(WaitlistEntry.child_id == child.id, WaitlistEntry.status.in_(OPEN_WAITING)),
+        money))).one()
+    return Ties(active_enrollments=int(row[0]), enrollments=int(row[1]), open_waiting=int(row[2]),
+                has_certificate=certificate is not None, has_money=bool(row[3]))
+
+
+async def _own_locked(session: AsyncSession, parent: Parent | None, child_id: int) -> Child:
+    """The parent's own child (anyone else's is "not found", nothing locked for strangers),
+    then its row lock, so an enrollment committed meanwhile is seen by the checks."""
+    # Imported here: core.certificates reads this module's age rules.
+    from core.certificates import lock_child
+
+    await get_child(session, require_consent(parent), child_id)
+    return await lock_child(session, child_id)
+
+
+async def require_data_editable(session: AsyncSession, parent: Parent | None, child_id: int) -> Child:
+    """Refused with the reason while the municipality and birth date are fixed."""
+    child = await get_child(session, require_consent(parent), child_id)
+    reason = (await ties(session, child)).data_lock()
+    if reason:
+        raise DomainError(reason)
+    return child
+
+
+async def rename_child(session: AsyncSession, parent: Parent | None, child_id: int, full_name: str) -> Child:
+    """A typo in the name is fixed at any time: the SNILS, not the name, is the child's identity."""
+    child = await get_child(session, require_consent(parent), child_id)
+    child.full_name = validate_full_name(full_name)
+    await session.flush()
+    mark_erased(session)   # the replaced value is personal data too: no older copy in the files
+    return child
+
+
+async def change_birth_date(session: AsyncSession, parent: Parent | None, child_id: int,
+                            birth_date: dt.date, clock: Clock) -> Child:
+    child = await _own_locked(session, parent, child_id)
+    reason = (await ties(session, child)).data_lock()
+    if reason:
+        raise DomainError(reason)
+    check_age(birth_date, clock)
+    child.birth_date = birth_date
+    if child.certificate is not None:   # issued (учёт) with no money yet: it ends on the new date
+        child.certificate.valid_until = certificate_valid_until(birth_date)
+    await session.flush()
+    mark_erased(session)
+    return child
+
+
+async def change_municipality(session: AsyncSession, parent: Parent | None, child_id: int,
+                              municipality_id: int) -> Child:
+    child = await _own_locked(session, parent, child_id)
+    municipality = await municipalities.get(session, municipality_id)
+    reason = (await ties(session, child)).data_lock()
+    if reason:
+        raise DomainError(reason)
+    child.municipality_id = municipality.id
+    child.municipality = municipality
+    await session.flush()
+    return child
+
+
+async def delete_child(session: AsyncSession, parent: Parent | None, child_id: int) -> None:
+    """Delete a child added by mistake: only one with no certificate and no enrollment of
+    any status, so no money record and no certificate refers to it (otherwise /forget).
+    The row goes, with its closed waiting places; on SQLite the freed pages are zeroed
+    (secure_delete) and the log checkpointed, as after /forget."""
+    child = await _own_locked(session, parent, child_id)
+    reason = (await ties(session, child)).delete_lock()
+    if reason:
+        raise DomainError(reason)
+    await session.execute(delete(WaitlistEntry).where(WaitlistEntry.child_id == child.id))
+    await session.delete(child)
+    await session.flush()
+    mark_erased(session)
