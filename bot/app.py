@@ -17,7 +17,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot import log_privacy
+from bot import log_privacy, logfile
 from bot.config import Settings
 from bot.runtime import AppContext, keep_startup_objects_out_of_gc, make_clock, open_database
 
@@ -25,6 +25,7 @@ log = logging.getLogger("bot.app")
 
 CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, or VK_GROUP_TOKEN and VK_GROUP_ID, "
                 "in .env to connect one. Meanwhile, here is the bot in this terminal.")
+LOG_HINT = "The log goes to {path}."
 SHUTDOWN_SECONDS = 15.0
 
 Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
@@ -126,6 +127,12 @@ async def stop_scheduler(handle: Any) -> None:
 
 
 async def _run(settings: Settings) -> int:
+    if not platforms(settings):
+        # The terminal is the conversation: the log goes to the data folder's bot.log.
+        with logfile.to_file(settings) as path:
+            print(CONNECT_HINT, flush=True)
+            print(LOG_HINT.format(path=path), flush=True)
+            return await _terminal(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     ctx = await _context(settings)
@@ -134,19 +141,32 @@ async def _run(settings: Settings) -> int:
         await _load_demo_if_empty(ctx)
         await _warm_up_search(ctx)
         serving = platforms(settings)
-        if not serving:
-            print(CONNECT_HINT, flush=True)
-            scheduler = await start_scheduler(ctx)
-            from bot.handlers import console
-
-            await console.serve(ctx, stop)
-            return 0
         tasks = {asyncio.create_task(serve(ctx, stop), name=name): name for name, serve in serving}
         await asyncio.sleep(0)  # let each adapter register its sender before the scheduler looks
         scheduler = await start_scheduler(ctx)
         keep_startup_objects_out_of_gc()
         log.info("serving: %s", ", ".join(tasks.values()))
         return await _serve_until_stopped(tasks, stop)
+    finally:
+        await stop_scheduler(scheduler)
+        await ctx.db.dispose()
+
+
+async def _terminal(settings: Settings) -> int:
+    """The terminal chat with the scheduler beside it: its alerts print at the chat's prompt."""
+    from bot.handlers import console
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    ctx = await _context(settings)
+    scheduler = None
+    try:
+        await _load_demo_if_empty(ctx)
+        await _warm_up_search(ctx)
+        console.register_sender(ctx)  # before the scheduler's first delivery run looks for it
+        scheduler = await start_scheduler(ctx)
+        await console.serve(ctx, stop)
+        return 0
     finally:
         await stop_scheduler(scheduler)
         await ctx.db.dispose()
@@ -186,14 +206,6 @@ async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: async
 
 
 async def _chat(settings: Settings) -> int:
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    ctx = await _context(settings)
-    try:
-        await _load_demo_if_empty(ctx)
-        from bot.handlers import console
-
-        await console.serve(ctx, stop)
-        return 0
-    finally:
-        await ctx.db.dispose()
+    with logfile.to_file(settings) as path:
+        print(LOG_HINT.format(path=path), flush=True)
+        return await _terminal(settings)
