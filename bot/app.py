@@ -4,6 +4,11 @@ run: migrate, load the demo catalog into an empty database, then serve every
 configured platform (Telegram, VK, or both side by side) plus the scheduler,
 until SIGINT/SIGTERM. With no platform configured it says how to connect one
 and opens the terminal chat instead.
+
+chat (and run without a platform): the terminal chat, with the scheduler beside
+it so that alerts due to the terminal parent print at its prompt. The terminal
+is then the conversation, so the log goes to the data folder's bot.log
+(bot/logfile.py); with messengers it stays on stderr, the operator's console.
 """
 from __future__ import annotations
 
@@ -32,11 +37,18 @@ Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
 
 
 def run(settings: Settings) -> int:
+    if not platforms(settings):
+        with logfile.to_file(settings) as path:  # before the event loop logs its first line
+            print(CONNECT_HINT, flush=True)
+            print(LOG_HINT.format(path=path), flush=True)
+            return _main(_terminal(settings))
     return _main(_run(settings))
 
 
 def chat(settings: Settings) -> int:
-    return _main(_chat(settings))
+    with logfile.to_file(settings) as path:
+        print(LOG_HINT.format(path=path), flush=True)
+        return _main(_terminal(settings))
 
 
 def _main(coro: Awaitable[int]) -> int:
@@ -127,12 +139,6 @@ async def stop_scheduler(handle: Any) -> None:
 
 
 async def _run(settings: Settings) -> int:
-    if not platforms(settings):
-        # The terminal is the conversation: the log goes to the data folder's bot.log.
-        with logfile.to_file(settings) as path:
-            print(CONNECT_HINT, flush=True)
-            print(LOG_HINT.format(path=path), flush=True)
-            return await _terminal(settings)
     stop = asyncio.Event()
     _stop_on_signals(stop)
     ctx = await _context(settings)
@@ -203,9 +209,3 @@ async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: async
                 print(f"error: {tasks[task]}: {task.exception()}", file=sys.stderr, flush=True)
                 code = 1
     return code
-
-
-async def _chat(settings: Settings) -> int:
-    with logfile.to_file(settings) as path:
-        print(LOG_HINT.format(path=path), flush=True)
-        return await _terminal(settings)
