@@ -48,9 +48,11 @@ def to_file(settings: Settings) -> Iterator[Path]:
     for console in removed:
         root.removeHandler(console)
     root.addHandler(handler)
+    logging.captureWarnings(True)  # a library's warning would otherwise print into the chat
     try:
         yield path
     finally:
+        logging.captureWarnings(False)
         root.removeHandler(handler)
         handler.close()
         for console in removed:

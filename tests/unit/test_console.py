@@ -296,3 +296,16 @@ def test_logs_do_not_appear_in_the_terminal_chat_but_in_the_data_folders_bot_log
     assert str(log_file) in printed.out                         # the chat says where the log is
     # After the chat the operator's console has the log back; the file keeps nothing of it.
     assert "after the chat" in printed.err and "after the chat" not in written
+
+
+def test_the_log_file_is_in_the_sqlite_databases_folder_else_in_data():
+    from pathlib import Path
+
+    from bot import logfile
+
+    def path(url: str) -> Path:
+        return logfile.log_path(Settings(_env_file=None, database_url=url))
+
+    assert path("sqlite+aiosqlite:///./data/bot.sqlite3") == Path("data/bot.log")
+    assert path("sqlite+aiosqlite:////srv/bot/db.sqlite3") == Path("/srv/bot/bot.log")
+    assert path("postgresql+asyncpg://postgres@127.0.0.1:5432/test") == Path("data/bot.log")
