@@ -150,6 +150,11 @@ def register_sender(ctx: Any) -> ConsoleSender:
     return sender
 
 
+def _not_printed(alert: _Alert) -> None:
+    if not alert.printed.done():
+        alert.printed.set_exception(RetryLater(NO_CHAT_SECONDS))
+
+
 async def _opening(dialogs: Any) -> Reply:
     """The screen the parent was on before a restart; /start the first time."""
     try:
@@ -178,17 +183,21 @@ async def chat(dialogs: Any, stop: asyncio.Event | None = None,
         return buttons
 
     stdout.write(HINT + "\n\n")
+    if sender is not None:  # alerts sent while the opening screen is read print right after it
+        sender.attach(queue)
     try:
         buttons = show(await _opening(dialogs))
-        if sender is not None:
-            sender.attach(queue)
         while not stop.is_set():
             _, item = await until_stopped(stop, queue.get())
             if item is None:
                 break
             if isinstance(item, _Alert):
-                stdout.write("\n")
-                buttons = buttons + show(Reply([item.screen]), len(buttons))
+                try:
+                    stdout.write("\n")
+                    buttons = buttons + show(Reply([item.screen]), len(buttons))
+                except BaseException:
+                    _not_printed(item)
+                    raise
                 if not item.printed.done():
                     item.printed.set_result(None)
                 continue
@@ -204,8 +213,8 @@ async def chat(dialogs: Any, stop: asyncio.Event | None = None,
             sender.detach()
         while not queue.empty():  # alerts not printed stay in the outbox for the next chat
             item = queue.get_nowait()
-            if isinstance(item, _Alert) and not item.printed.done():
-                item.printed.set_exception(RetryLater(NO_CHAT_SECONDS))
+            if isinstance(item, _Alert):
+                _not_printed(item)
     stdout.write("\n")
     stdout.flush()
 
