@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
-from core.db import DEFAULT_DATABASE_URL, is_sqlite
+from core.db import DEFAULT_DATABASE_URL
 
 TELEGRAM_OFFICIAL_API = "https://api.telegram.org"
 VK_OFFICIAL_API = "https://api.vk.ru/method/"
@@ -58,17 +57,6 @@ class Settings(BaseSettings):
     @property
     def vk_enabled(self) -> bool:
         return bool(self.vk_group_token.get_secret_value() and self.vk_group_id)
-
-    @property
-    def data_dir(self) -> Path:
-        """The data folder: the SQLite database's folder, else ./data (the default database's)."""
-        from sqlalchemy.engine import make_url
-
-        if is_sqlite(self.database_url):
-            database = make_url(self.database_url).database
-            if database and database != ":memory:":
-                return Path(database).parent
-        return Path("data")
 
     def is_admin(self, platform: str, user_id: str) -> bool:
         return str(user_id) in self.admin_ids or f"{platform}:{user_id}" in self.admin_ids

@@ -306,6 +306,6 @@ def test_the_log_file_is_in_the_sqlite_databases_folder_else_in_data():
     def path(url: str) -> Path:
         return logfile.log_path(Settings(_env_file=None, database_url=url))
 
-    assert path("sqlite+aiosqlite:///./data/bot.sqlite3") == Path("data/bot.log")
+    assert path("sqlite+aiosqlite:///./data/bot.sqlite3") == Path("data/bot.log").resolve()
     assert path("sqlite+aiosqlite:////srv/bot/db.sqlite3") == Path("/srv/bot/bot.log")
-    assert path("postgresql+asyncpg://postgres@127.0.0.1:5432/test") == Path("data/bot.log")
+    assert path("postgresql+asyncpg://postgres@127.0.0.1:5432/test") == Path("data/bot.log").resolve()
