@@ -131,7 +131,7 @@ class Typing(io.TextIOBase):
 
 
 async def wait_for_text(out: io.StringIO, text: str, times: int = 1) -> None:
-    for _ in range(400):
+    for _ in range(1200):   # 30 s: a loaded machine
         if out.getvalue().count(text) >= times:
             return
         await asyncio.sleep(0.025)
