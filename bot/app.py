@@ -4,6 +4,11 @@ run: migrate, load the demo catalog into an empty database, then serve every
 configured platform (Telegram, VK, or both side by side) plus the scheduler,
 until SIGINT/SIGTERM. With no platform configured it says how to connect one
 and opens the terminal chat instead.
+
+chat (and run without a platform): the terminal chat, with the scheduler beside
+it so that alerts due to the terminal parent print at its prompt. The terminal
+is then the conversation, so the log goes to the data folder's bot.log
+(bot/logfile.py); with messengers it stays on stderr, the operator's console.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot import log_privacy
+from bot import log_privacy, logfile
 from bot.config import Settings
 from bot.runtime import AppContext, keep_startup_objects_out_of_gc, make_clock, open_database
 
@@ -25,17 +30,25 @@ log = logging.getLogger("bot.app")
 
 CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, or VK_GROUP_TOKEN and VK_GROUP_ID, "
                 "in .env to connect one. Meanwhile, here is the bot in this terminal.")
+LOG_HINT = "The log goes to {path}."
 SHUTDOWN_SECONDS = 15.0
 
 Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
 
 
 def run(settings: Settings) -> int:
+    if not platforms(settings):
+        with logfile.to_file(settings) as path:  # before the event loop logs its first line
+            print(CONNECT_HINT, flush=True)
+            print(LOG_HINT.format(path=path), flush=True)
+            return _main(_terminal(settings))
     return _main(_run(settings))
 
 
 def chat(settings: Settings) -> int:
-    return _main(_chat(settings))
+    with logfile.to_file(settings) as path:
+        print(LOG_HINT.format(path=path), flush=True)
+        return _main(_terminal(settings))
 
 
 def _main(coro: Awaitable[int]) -> int:
@@ -134,19 +147,32 @@ async def _run(settings: Settings) -> int:
         await _load_demo_if_empty(ctx)
         await _warm_up_search(ctx)
         serving = platforms(settings)
-        if not serving:
-            print(CONNECT_HINT, flush=True)
-            scheduler = await start_scheduler(ctx)
-            from bot.handlers import console
-
-            await console.serve(ctx, stop)
-            return 0
         tasks = {asyncio.create_task(serve(ctx, stop), name=name): name for name, serve in serving}
         await asyncio.sleep(0)  # let each adapter register its sender before the scheduler looks
         scheduler = await start_scheduler(ctx)
         keep_startup_objects_out_of_gc()
         log.info("serving: %s", ", ".join(tasks.values()))
         return await _serve_until_stopped(tasks, stop)
+    finally:
+        await stop_scheduler(scheduler)
+        await ctx.db.dispose()
+
+
+async def _terminal(settings: Settings) -> int:
+    """The terminal chat with the scheduler beside it: its alerts print at the chat's prompt."""
+    from bot.handlers import console
+
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    ctx = await _context(settings)
+    scheduler = None
+    try:
+        await _load_demo_if_empty(ctx)
+        await _warm_up_search(ctx)
+        console.register_sender(ctx)  # before the scheduler's first delivery run looks for it
+        scheduler = await start_scheduler(ctx)
+        await console.serve(ctx, stop)
+        return 0
     finally:
         await stop_scheduler(scheduler)
         await ctx.db.dispose()
@@ -183,17 +209,3 @@ async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: async
                 print(f"error: {tasks[task]}: {task.exception()}", file=sys.stderr, flush=True)
                 code = 1
     return code
-
-
-async def _chat(settings: Settings) -> int:
-    stop = asyncio.Event()
-    _stop_on_signals(stop)
-    ctx = await _context(settings)
-    try:
-        await _load_demo_if_empty(ctx)
-        from bot.handlers import console
-
-        await console.serve(ctx, stop)
-        return 0
-    finally:
-        await ctx.db.dispose()

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from decimal import Decimal, InvalidOperation
 
-from bot import log_privacy
+from bot import log_privacy, logfile
 from bot.config import Settings, get_settings
 from core.errors import DomainError
 
@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # Before the first record: no log line may carry a child's name, birth date or SNILS.
     log_privacy.install()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # stderr, the operator's console; the terminal chat moves it to a file (bot/logfile.py).
+    logging.basicConfig(level=logging.INFO, format=logfile.FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         settings = get_settings()

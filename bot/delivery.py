@@ -32,7 +32,7 @@ class TransientError(DeliveryError):
 
 
 class Sender(Protocol):
-    platform: str  # "telegram" | "vk"
+    platform: str  # "telegram" | "vk" | "console" (the terminal chat, bot/handlers/console.py)
 
     async def send(self, user_id: str, screen: Screen) -> None:
         """Deliver one screen as a new message; raise a DeliveryError subclass on failure."""

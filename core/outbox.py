@@ -110,8 +110,9 @@ class Outbox(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-# The platforms that can receive a message the bot sends on its own.
-MESSENGERS = ("telegram", "vk")
+# The platforms that can receive a message the bot sends on its own. The terminal chat
+# ("console") is one too: its rows wait, like a messenger's, until a chat runs to print them.
+MESSENGERS = ("telegram", "vk", "console")
 
 
 @not_durable  # set back with the rows it queued (the log is a prefix): queued again next time
@@ -135,8 +136,8 @@ async def _insert_from(session: AsyncSession, rows) -> int:  # noqa: ANN001
     """INSERT … SELECT rows (kind, parent_id, platform, ref_id, subscription_id, status,
     attempts, created_at) … ON CONFLICT DO NOTHING; how many rows were new."""
     source = rows.subquery()
-    # Only messengers can be written to unprompted (the terminal chat cannot).
-    # The WHERE is needed anyway: SQLite would otherwise read ON CONFLICT as a join's ON.
+    # Only platforms that can be written to unprompted (MESSENGERS). The WHERE is needed
+    # anyway: SQLite would otherwise read ON CONFLICT as a join's ON.
     stmt = _insert(session).from_select(
         ["kind", "parent_id", "platform", "ref_id", "subscription_id", "status", "attempts", "created_at"],
         select(*source.c).where(source.c.platform.in_(MESSENGERS))).on_conflict_do_nothing()

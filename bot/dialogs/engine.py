@@ -141,6 +141,27 @@ class Dialogs:
                 return await self._apology(platform, user_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def current(self, platform: str, user_id: str) -> Reply | None:
+        """The screen the parent is on, from their stored state, which stays as it is (a
+        conversation picked up again after a restart). None when there is nothing to pick up:
+        no state yet, or no step in it (the caller then opens with /start)."""
+        platform, user_id = str(platform), str(user_id)
+        try:
+            async with self.db.read() as session:
+                row = await load_state(session, platform, user_id)
+                if not row or not row.get("step"):
+                    return None
+                ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
+                          platform=platform, user_id=user_id, state=copy.deepcopy(row))
+                if not await ctx.consented() and ctx.step_name not in NO_CONSENT_STEPS:
+                    return Reply([await ctx.show("consent")])
+                return Reply([await ctx.render_current()])
+        except DomainError as error:  # e.g. the screen's program or child is gone
+            log.info("dialog: current screen unavailable (%s)", error.reason)
+        except Exception as exc:  # noqa: BLE001 - /start instead; never a traceback
+            self._log_failure(platform, None, exc)
+        return None
+
     async def _handle_once(self, platform: str, user_id: str, inp: Input) -> Reply:
         async with self.db.write() as session:
             parent, row = await load_parent_and_state(session, platform, user_id)

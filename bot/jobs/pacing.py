@@ -24,7 +24,8 @@ from collections.abc import Awaitable, Callable
 
 TELEGRAM = {"rate": 25, "per": 1.0, "per_chat": 1.05}
 VK = {"rate": 20, "per": 1.1, "per_chat": 0.0}
-LIMITS = {"telegram": TELEGRAM, "vk": VK}
+CONSOLE = {"rate": 50, "per": 1.0, "per_chat": 0.0}  # the terminal chat: our own screen, no API
+LIMITS = {"telegram": TELEGRAM, "vk": VK, "console": CONSOLE}
 MAX_WAITS = 1000  # every wait frees a slot; bounded anyway
 
 

@@ -304,16 +304,19 @@ async def test_a_huge_import_fans_out_in_one_statement_and_one_digest(db, clock)
 
 
 
-async def test_a_terminal_chat_parent_gets_no_queued_alerts(db, clock):
-    """The terminal chat cannot be written to unprompted: nothing is queued that could never be sent."""
+async def test_a_terminal_chat_parent_gets_alerts_queued_like_a_messenger_parent(db, clock):
+    """The terminal chat is written to like a messenger: its rows wait until a chat prints them."""
     local = await a_parent(db, clock, "local", platform="console")
     anna = await a_parent(db, clock, "1")
     await subscribe(db, clock, local)
     await subscribe(db, clock, anna)
     clock.advance(minutes=1)
     program = await publish(db, clock)
-    assert await fan_out(db, clock) == 1
-    assert [(r.parent_id, r.ref_id) for r in await rows(db)] == [(anna.id, program.id)]
+    assert await fan_out(db, clock) == 2
+    assert sorted((r.parent_id, r.platform, r.ref_id) for r in await rows(db)) == [
+        (local.id, "console", program.id), (anna.id, "telegram", program.id)]
+    assert [u.parent_id for u in await units(db, clock, ["console"])] == [local.id]
+    assert [u.parent_id for u in await units(db, clock, ["telegram"])] == [anna.id]
 
 
 async def _queue(db, clock, parent: Parent, refs) -> None:
