@@ -16,25 +16,12 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from bot import log_privacy
 from bot.config import Settings
-from core.db import is_sqlite
+from core.db import data_dir
 
 FILE_NAME = "bot.log"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-def data_dir(url: str) -> Path:
-    """The data folder: the SQLite database's folder, else ./data (the default database's).
-    The same rule as core.db.data_dir on main (the personal-data key file's folder): after
-    merging, this can simply call it."""
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            return Path(database).resolve().parent
-    return Path("data").resolve()
 
 
 def log_path(settings: Settings) -> Path:
