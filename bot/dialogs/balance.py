@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
-from bot.dialogs.screen import Button, Screen
+from bot.dialogs.chart import with_charts
+from bot.dialogs.screen import Button, Reply, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
 from core import certificates
 from core import children as core_children
@@ -69,8 +70,8 @@ async def plan_screen(ctx: Ctx) -> Screen:
 
 
 @command("balance")
-async def balance_command(ctx: Ctx, words: str) -> Screen:
-    return await ctx.show("balance")
+async def balance_command(ctx: Ctx, words: str) -> Reply:
+    return await with_charts(ctx, await ctx.show("balance"))
 
 
 @action("bal")
