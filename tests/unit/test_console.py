@@ -105,3 +105,11 @@ def test_run_without_a_messenger_says_how_to_connect_and_opens_the_terminal_chat
 
     with sqlite3.connect(tmp_path / "bot.sqlite3") as conn:  # the demo catalog went into the empty database
         assert conn.execute("SELECT count(*) FROM programs").fetchone()[0] > 0
+
+
+def test_a_picture_is_shown_as_the_path_of_its_png(tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    text, _ = console.render(Reply(screens=[Screen("📊 График", image=str(picture)),
+                                            Screen("Нет файла", image=str(tmp_path / "gone.png"))]))
+    assert text.splitlines() == ["📊 График", f"🖼 {picture}", "", "Нет файла"]
