@@ -13,8 +13,12 @@ MUNI = "Город Тест"
 
 def counting_render(monkeypatch) -> list:
     drawn: list = []
-    real = charts.render
-    monkeypatch.setattr(charts, "render", lambda figures, out: (drawn.append(figures), real(figures, out)))
+    real = charts.draw
+
+    async def counting(path, figures):
+        drawn.append(figures)
+        await real(path, figures)
+    monkeypatch.setattr(charts, "draw", counting)
     return drawn
 
 
@@ -84,14 +88,14 @@ async def test_a_parent_without_money_on_a_certificate_gets_no_chart(db, clock):
 
 async def test_a_failed_drawing_still_answers_and_the_next_balance_draws_again(db, clock, monkeypatch):
     client = await enrolled(db, clock)
-    real = charts.render
+    real = charts.draw
 
-    def broken(figures, out):
+    async def broken(path, figures):
         raise RuntimeError("no fonts today")
-    monkeypatch.setattr(charts, "render", broken)
+    monkeypatch.setattr(charts, "draw", broken)
     await client.send("/balance")
     picture = client.reply.screens[0]
     assert not Path(picture.image).exists() and "Доступно:" in client.text
-    monkeypatch.setattr(charts, "render", real)
+    monkeypatch.setattr(charts, "draw", real)
     await client.send("/balance")
     assert Path(client.reply.screens[0].image).exists()

@@ -120,8 +120,12 @@ async def test_hours_figures_are_in_hours(any_db, clock):
 
 async def test_the_chart_is_drawn_once_per_change_and_replaces_the_old_file(db, clock, tmp_path, monkeypatch):
     drawn = []
-    real_render = charts.render
-    monkeypatch.setattr(charts, "render", lambda figures, out: (drawn.append(figures), real_render(figures, out)))
+    real_draw = charts.draw
+
+    async def counting(path, figures):
+        drawn.append(figures)
+        await real_draw(path, figures)
+    monkeypatch.setattr(charts, "draw", counting)
     parent, child = await _rubles_family(db, clock)
     folder = tmp_path / "charts"
 
@@ -146,3 +150,18 @@ async def test_the_chart_is_drawn_once_per_change_and_replaces_the_old_file(db, 
 def test_the_data_folder_is_the_sqlite_databases_folder(tmp_path):
     assert charts.data_folder(f"sqlite+aiosqlite:///{tmp_path}/x/bot.sqlite3") == tmp_path / "x"
     assert charts.data_folder("postgresql+asyncpg://u@h/db") == charts.Path("data")
+
+
+def test_the_worker_is_told_the_figures_in_the_certificates_unit_and_the_texts():
+    from core.year_chart import Forecast, MonthFigures, YearFigures
+    months = tuple(MonthFigures(m, settled=m, reserved=2 * m, copay=3 * m) for m in range(1, 13))
+    figures = YearFigures(certificate_id=7, year=2026, unit=Unit.HOURS, months=months, credited=100, free=4,
+                          expired=0, last_entry_id=42,
+                          forecast=Forecast(year=2027, nominal=100, months=months, free=1))
+    picture = charts.picture(figures)
+    assert picture["scale"] == 1 and picture["labels"]["axis"] == "ч"
+    this_year, next_year = picture["panels"]
+    assert this_year["bars"] == [[m, 2 * m, 3 * m] for m in range(1, 13)] and this_year["free"] == 4
+    assert this_year["title"] == "2026 год" and not this_year["estimated"]
+    assert next_year["estimated"] and next_year["free"] == 1 and "2027" in next_year["title"]
+    assert charts.picture(YearFigures(**{**figures.__dict__, "unit": Unit.RUB, "forecast": None}))["scale"] == 100
