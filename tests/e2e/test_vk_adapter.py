@@ -24,7 +24,7 @@ from tests.e2e.fake_vk import GROUP_ID, TOKEN, FakeVk
 pytestmark = pytest.mark.e2e
 
 MENU = Screen("Главное меню", ((Button("Каталог", "many"), Button("Уведомление", "toast")),
-                               (Button("Длинный текст", "long"), Button("График", "chart"))))
+                               (Button("Длинный текст", "long"),)))
 
 
 class StandInDialogs:
@@ -252,7 +252,7 @@ async def test_an_image_screen_is_uploaded_and_sent_as_a_new_message_with_the_ph
         dialogs.image = str(picture)
         await fake.reply_to(9, lambda: fake.user_says(9, "Начать", callbacks=True))
         menu_message = fake.last(9)
-        await fake.reply_to(9, lambda: fake.press(9, "График"))
+        await fake.reply_to(9, lambda: fake.press_payload(9, {"a": "chart"}, menu_message.cmid))
         chat = fake.chat(9)
         assert [m.text for m in chat] == ["Главное меню", "📊 График", "Цифры словами", "Главное меню"]
         assert menu_message.edits == 0                      # a photo never replaces the pressed message
@@ -269,7 +269,7 @@ async def test_a_failed_upload_still_sends_the_caption(db, clock, monkeypatch, t
         dialogs.image = str(picture)
         await fake.reply_to(9, lambda: fake.user_says(9, "Начать", callbacks=True))
         fake.fail_api("photos.getMessagesUploadServer", 15)
-        await fake.reply_to(9, lambda: fake.press(9, "График"))
+        await fake.reply_to(9, lambda: fake.press_payload(9, {"a": "chart"}, fake.last(9).cmid))
         texts = [m.text for m in fake.chat(9)]
         assert texts == ["Главное меню", "📊 График", "Цифры словами", "Главное меню"]
         assert not any(m.attachments for m in fake.chat(9))
