@@ -16,6 +16,7 @@ from tests.e2e.botproc import running_bot
 from tests.e2e.fake_telegram import _WRITES, DEFAULT_TOKEN, FakeTelegram
 
 P50_MS, P99_MS, RSS_MB = 50.0, 250.0, 150.0
+CHARTS = 100                 # /balance charts drawn by the bot process (each a different certificate)
 STEP_TIMEOUT = 30.0
 THINK_SECONDS = (1.0, 3.0)   # a parent's pause between a reply and their next tap
 ARRIVAL_SECONDS = 3.0        # the parents' first messages are spread over this long
@@ -35,6 +36,9 @@ async def run(workdir: Path, parents_stored: int, journeys: int, log: callable =
     try:
         await data.load_catalog(db, clock, 300)
         users = await people.add_parents(db, clock, parents_stored, first_user=50_000_000)
+        # 100 from scale 0.05 up; a tiny run (the test suite's) draws ten.
+        charted = users[-min(CHARTS, max(10, parents_stored // 50), len(users)):]
+        await people.fund_certificates(db, clock, charted)
     finally:
         await db.dispose()
     fake = FakeTelegram()
@@ -91,6 +95,24 @@ async def run(workdir: Path, parents_stored: int, journeys: int, log: callable =
             after = rss_mb(pid)
             log(f"  [e2e] {len(latencies)} replies in {took:.1f}s, {unanswered} unanswered; "
                 f"RSS {at_start:.0f} → {after:.0f} MB")
+            # One /balance each for parents with money: every one draws a chart (matplotlib is
+            # imported on the first), sent as a photo; the RSS after them all.
+            started = time.monotonic()
+            photos = len(fake.calls_to("sendPhoto"))
+            for user in charted:
+                fake._store(user, from_bot=True, text="…", reply_markup=None)  # the chat exists
+                since = fake.mark()
+                fake.push_message(user, "/balance")
+                try:
+                    await fake.wait_for(lambda u=user, s=since: any(
+                        c.seq > s and c.chat_id == u and c.method == "sendMessage" and "Доступно" in
+                        str(c.params.get("text", "")) for c in fake.calls), timeout=STEP_TIMEOUT)
+                except AssertionError:
+                    unanswered += 1
+            charts_sent = len(fake.calls_to("sendPhoto")) - photos
+            chart_seconds = time.monotonic() - started
+            after_charts = rss_mb(pid)
+            log(f"  [e2e] {charts_sent} charts drawn and sent in {chart_seconds:.1f}s; RSS {after_charts:.0f} MB")
     finally:
         await fake.close()
     log(f"  [e2e] slowest replies (ms): {sorted(round(x) for x in latencies)[-8:]}")
@@ -103,4 +125,6 @@ async def run(workdir: Path, parents_stored: int, journeys: int, log: callable =
                f"<= {RSS_MB:g} MB", at_start <= RSS_MB),
         Result("memory: RSS after the journeys", round(after, 1), "MB", "sqlite", f"<= {RSS_MB:g} MB",
                after <= RSS_MB),
+        Result(f"memory: RSS after {charts_sent} charts", round(after_charts, 1), "MB", "sqlite",
+               f"<= {RSS_MB:g} MB", after_charts <= RSS_MB and charts_sent == len(charted)),
     ]

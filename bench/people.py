@@ -86,3 +86,30 @@ async def child_ages(db: Any, clock: Any, users: list[int], platform: str = "tel
             .where(Parent.platform == platform))).all()
     wanted = {str(u) for u in users}
     return {int(user): age_on(kid.birth_date, today) for user, kid in found if user in wanted}
+
+
+async def fund_certificates(db: Any, clock: Any, users: list[int], platform: str = "telegram") -> None:
+    """Give these parents' children a funded rubles certificate with this year's nominal credited,
+    straight in the tables (the chart benchmark draws their years)."""
+    from core.children import certificate_valid_until
+    from core.models import Certificate, CertificateStatus, LedgerEntry, LedgerKind, Unit
+
+    now = clock.now()
+    year = clock.today().year
+    async with db.write() as session:
+        # Whole rows: the birth date is stored encrypted and read through the model.
+        found = [(kid.id, kid.birth_date) for kid in (await session.execute(
+            select(Child).join(Parent, Child.parent_id == Parent.id)
+            .where(Parent.platform == platform, Parent.external_id.in_([str(u) for u in users])))).scalars()]
+        await session.execute(insert(Certificate), [{
+            "child_id": child_id, "number": f"{9_000_000_000 + child_id}", "status": CertificateStatus.FUNDED,
+            "unit": Unit.RUB, "issued_at": now, "valid_until": certificate_valid_until(born)}
+            for child_id, born in found])
+        certificates = (await session.execute(select(Certificate.id).where(
+            Certificate.child_id.in_([child_id for child_id, _ in found])))).scalars().all()
+        # Credits only: a reservation belongs to an enrollment (the ledger's unique index
+        # allows one row without one per kind and year); the drawing's cost is the same.
+        await session.execute(insert(LedgerEntry), [{
+            "certificate_id": certificate_id, "kind": LedgerKind.CREDIT, "amount": 1_000_000 + 10_000 * n,
+            "unit": Unit.RUB, "year": year, "month": None, "created_at": now}
+            for n, certificate_id in enumerate(certificates)])

@@ -8,8 +8,9 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs import year_end as year_end_words
 from bot.dialogs.children import first_name
+from bot.dialogs.chart import with_charts
 from bot.dialogs.history import history_button
-from bot.dialogs.screen import Button, Screen
+from bot.dialogs.screen import Button, Reply, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
 from core import certificates
 from core import children as core_children
@@ -119,8 +120,8 @@ async def _plan_advice(ctx: Ctx, child: Child, certificate: Certificate) -> tupl
 
 
 @command("balance")
-async def balance_command(ctx: Ctx, words: str) -> Screen:
-    return await ctx.show("balance")
+async def balance_command(ctx: Ctx, words: str) -> Reply:
+    return await with_charts(ctx, await ctx.show("balance"))
 
 
 @action("bal")

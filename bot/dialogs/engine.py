@@ -176,7 +176,17 @@ class Dialogs:
                 ctx.state[LAST_EVENT] = inp.event_id
             if not ctx.drop_state:
                 await self._save(session, row, ctx)
+        await self._after_commit(ctx)
         return reply
+
+    @staticmethod
+    async def _after_commit(ctx: Ctx) -> None:
+        for job in ctx.extra.get("after_commit", ()):
+            try:
+                await job()
+            except Exception as exc:  # noqa: BLE001 - the reply still goes out (a screen copes)
+                log.error("dialog: work after the commit failed: %s", type(exc).__name__,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
 
     # --- dispatch -----------------------------------------------------------
     async def _dispatch(self, ctx: Ctx, inp: Input) -> Reply:

@@ -28,6 +28,9 @@ class Button:
 class Screen:
     text: str
     rows: tuple[tuple[Button, ...], ...] = ()
+    # A PNG file to send as a photo, `text` being its short caption. Always sent as a
+    # new message (a photo never replaces a text message); a missing file sends the text alone.
+    image: str | None = None
 
     @property
     def buttons(self) -> list[Button]:

@@ -154,6 +154,11 @@ class Ctx:
             memo[key] = await compute()
         return memo[key]
 
+    def after_commit(self, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run `job` once this update's unit of work has committed, before the reply goes
+        out: slow work (drawing a chart) must not hold the database's write lock."""
+        self.extra.setdefault("after_commit", []).append(job)
+
     def set_parent(self, parent: Parent | None) -> None:
         self._parent = parent
         self._parent_loaded = True

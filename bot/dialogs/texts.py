@@ -785,3 +785,26 @@ CHILD_DATA_FIXED_WHY = {
     "child_waiting": "ребёнок стоит в листе ожидания.",
     "child_certificate_funded": "на сертификат ребёнка уже зачислен номинал муниципалитета.",
 }
+# --- WP6: a picture of the year (/balance chart) ---
+CHART_MONTHS_SHORT = ("янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек")
+CHART_TITLE = "{year} год"
+CHART_FORECAST_TITLE = "{year} год — прогноз по номиналу {nominal_year} года"
+CHART_SETTLED = "Оплачено"
+CHART_RESERVED = "Зарезервировано"
+CHART_COPAY = "Доплата родителя"
+CHART_FREE = "Свободно"
+CHART_FREE_BAR = "своб."
+CHART_AXIS = {Unit.RUB: "₽", Unit.HOURS: "ч"}
+CHART_CAPTION = "📊 {name}: сертификат в {year} году по месяцам. Те же цифры — в следующем сообщении."
+CHART_WORDS_TITLE = "{name}, {year} год по месяцам:"
+CHART_WORDS_MONTH = "• {month}: {parts}"
+CHART_WORDS_SETTLED = "оплачено {amount}"
+CHART_WORDS_RESERVED = "зарезервировано {amount}"
+CHART_WORDS_COPAY = "доплата {amount}"
+CHART_WORDS_NOTHING = "В этом году по месяцам пока ничего не оплачено и не зарезервировано."
+CHART_WORDS_OTHER_MONTHS = "В остальные месяцы — ничего."
+CHART_WORDS_TOTAL = "Итого: оплачено {settled}, зарезервировано {reserved}, доплата {copay}; свободно {free}."
+CHART_WORDS_FORECAST = "\n{year} год (прогноз по номиналу {nominal_year} года — {nominal}):"
+CHART_WORDS_FORECAST_MONTH = "• {month}: сертификатом ≈ {covered}{copay}"
+CHART_WORDS_FORECAST_COPAY = ", доплата ≈ {amount}"
+CHART_WORDS_FORECAST_FREE = "Останется свободным ≈ {free}."

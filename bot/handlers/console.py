@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -51,6 +52,8 @@ def render(reply: Reply, numbered: int = 0) -> tuple[str, list[Button]]:
         if lines:
             lines.append("")
         lines.append(screen.text)
+        if screen.image and os.path.isfile(screen.image):
+            lines.append(f"🖼 {os.path.abspath(screen.image)}")   # the picture: open the file to see it
         for row in screen.rows:
             cells = []
             for button in row:

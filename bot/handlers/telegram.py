@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -42,6 +43,7 @@ from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, Se
 from aiogram.types import (
     BotCommand,
     CallbackQuery,
+    FSInputFile,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -57,6 +59,7 @@ log = logging.getLogger("bot.telegram")
 
 PLATFORM = "telegram"
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 POLL_TIMEOUT = 10          # seconds a getUpdates long poll may wait
 REPLY_ATTEMPTS = 3         # a reply waits out at most two flood limits …
@@ -121,6 +124,12 @@ def render(screen: Screen) -> list[tuple[str, InlineKeyboardMarkup | None]]:
 async def send_screen(bot: Bot, chat_id: int, screen: Screen, *, patient: bool = False) -> None:
     """Send a screen as new message(s). `patient` (replies in a conversation) waits out a short
     flood limit; alerts are not patient: their Sender reports RetryLater and the worker paces."""
+    if screen.image and len(screen.text) <= MAX_CAPTION and os.path.isfile(screen.image):
+        markup = keyboard(screen)
+        send_photo = lambda: bot.send_photo(chat_id=chat_id, photo=FSInputFile(screen.image),  # noqa: E731
+                                            caption=screen.text, reply_markup=markup)
+        await (_patiently(send_photo) if patient else send_photo())
+        return
     for text, markup in render(screen):
         send = lambda t=text, m=markup: bot.send_message(chat_id=chat_id, text=t, reply_markup=m)  # noqa: E731
         await (_patiently(send) if patient else send())
@@ -140,6 +149,9 @@ async def _patiently(call: Callable[[], Awaitable[Any]]) -> Any:
 
 async def replace_screen(bot: Bot, message: Message, screen: Screen) -> None:
     """Show `screen` in place of `message` (the one whose button was pressed)."""
+    if screen.image:  # a photo never replaces a text message: it comes as a new one
+        await send_screen(bot, message.chat.id, screen, patient=True)
+        return
     parts = render(screen)
     first_text, first_markup = parts[0]
     chat_id = message.chat.id

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import threading
 import traceback
 from typing import Any
@@ -28,7 +29,7 @@ from sqlalchemy import update
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import vk_keyboard as kb
-from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id
+from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id, upload_photo
 from bot.runtime import AppContext
 from core.models import Parent
 
@@ -226,18 +227,33 @@ class VkAdapter:
                 self._remember(user, screen)
             if not inline and page is not None:
                 self.labels[user] = page.labels
-            if index == 0 and edit_cmid and inline:
+            # A photo is never an edit of a text message: it comes as a new one.
+            if index == 0 and edit_cmid and inline and not screen.image:
                 if await self.edit(peer_id, edit_cmid, screen.text, page):
                     continue
             keyboard = page.keyboard if page is not None else None
             if not inline and not any_buttons and index == len(reply.screens) - 1:
                 keyboard = kb.EMPTY_KEYBOARD  # typed input is expected: put the old buttons away
                 self.labels.pop(user, None)
-            part = await self.send_screen(peer_id, screen.text, keyboard, cause, part)
+            attachment = await self.photo(peer_id, screen.image) if screen.image else None
+            part = await self.send_screen(peer_id, screen.text, keyboard, cause, part, attachment=attachment)
+
+    async def photo(self, peer_id: int, path: str) -> str | None:
+        """The uploaded picture's attachment; None (the caption goes alone) when it cannot be had."""
+        if not os.path.isfile(path):
+            return None
+        try:
+            return await upload_photo(self.client, peer_id, path)
+        except Blocked:
+            raise
+        except DeliveryError as exc:
+            log.warning("VK photo upload failed: %s", type(exc).__name__)
+            return None
 
     async def send_screen(self, peer_id: int, text: str, keyboard: str | None, cause: str, part: int,
-                          attempts: int | None = None) -> int:
-        """Send the text (in parts if long; the keyboard on the last); returns the next part index."""
+                          attempts: int | None = None, attachment: str | None = None) -> int:
+        """Send the text (in parts if long; the keyboard and `attachment` on the last);
+        returns the next part index."""
         chunks = split_text(text)
         for number, chunk in enumerate(chunks):
             params: dict[str, Any] = {
@@ -246,6 +262,8 @@ class VkAdapter:
             }
             if keyboard is not None and number == len(chunks) - 1:
                 params["keyboard"] = keyboard
+            if attachment is not None and number == len(chunks) - 1:
+                params["attachment"] = attachment
             await self.client.call("messages.send", attempts=attempts, **params)
             part += 1
         return part

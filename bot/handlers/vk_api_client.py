@@ -171,6 +171,36 @@ class VkClient:
         raise last
 
 
+# --- photos in messages -----------------------------------------------------------
+
+async def upload_photo(client: VkClient, peer_id: int, path: str) -> str:
+    """Upload a PNG for a message to `peer_id`; the `attachment` of messages.send
+    (`photo<owner>_<id>[_<access key>]`). VK's three steps: the upload server
+    (at VK_API_URL, like every method), the file POSTed to the URL VK gives, then
+    saving what the upload answered."""
+    server = await client.call("photos.getMessagesUploadServer", peer_id=peer_id)
+    uploaded = await asyncio.to_thread(_post_photo, client.api, str(server["upload_url"]), path)
+    if not uploaded.get("photo") or uploaded.get("photo") == "[]":
+        raise DeliveryError("VK upload returned no photo")
+    saved = await client.call("photos.saveMessagesPhoto", photo=uploaded["photo"], server=uploaded.get("server"),
+                              hash=uploaded.get("hash"))
+    photo = saved[0]
+    attachment = f"photo{photo['owner_id']}_{photo['id']}"
+    if photo.get("access_key"):
+        attachment += f"_{photo['access_key']}"
+    return attachment
+
+
+def _post_photo(api: VkApiAt, url: str, path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as image:
+            response = api.http.post(url, files={"photo": ("chart.png", image, "image/png")}, timeout=api.timeout)
+        response.raise_for_status()
+        return dict(response.json())
+    except Exception as exc:  # noqa: BLE001 - mapped like a method call's failure
+        raise map_error(exc) from None
+
+
 # --- Bots Long Poll, in a worker thread ------------------------------------------
 
 class LongPoll(VkBotLongPoll):

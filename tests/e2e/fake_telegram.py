@@ -34,6 +34,7 @@ DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-server"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Сертификат", "username": "cert_test_bot",
             "can_join_groups": False, "can_read_all_group_messages": False, "supports_inline_queries": False}
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_POLL_SECONDS = 10.0
 
@@ -57,6 +58,7 @@ class Call:
     chat_id: int | None
     status: int = 200
     at: float = field(default_factory=time.monotonic)
+    files: dict[str, bytes] = field(default_factory=dict)   # multipart uploads by field name
 
 
 @dataclass
@@ -69,6 +71,7 @@ class StoredMessage:
     date: int
     edited: int = 0
     deleted: bool = False
+    photo: bytes | None = None      # a sendPhoto's picture; `text` is then its caption
 
     @property
     def buttons(self) -> list[list[tuple[str, str]]]:
@@ -99,6 +102,7 @@ class FakeTelegram:
         self.messages: dict[int, dict[int, StoredMessage]] = {}   # chat → message_id → message
         self.callbacks: dict[str, dict[str, Any]] = {}            # id → {"user": …, "answered": …}
         self.texts_sent: list[tuple[int, str]] = []                # every text the bot sent or edited in
+        self.photos: list[tuple[int, bytes, str]] = []             # (chat, PNG bytes, caption) of sendPhoto
         self.failures: dict[int, list[Failure]] = {}
         self._next_update = 1
         self._next_message: dict[int, int] = {}
@@ -309,7 +313,7 @@ class FakeTelegram:
     async def _handle_file(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
-    async def _params(self, request: web.Request) -> dict[str, Any]:
+    async def _params(self, request: web.Request, files: dict[str, bytes] | None = None) -> dict[str, Any]:
         params: dict[str, Any] = dict(request.query)
         if request.can_read_body:
             if request.content_type == "application/json":
@@ -320,6 +324,8 @@ class FakeTelegram:
                 form = await request.post()
                 for key, value in form.items():
                     params[key] = value if isinstance(value, str) else getattr(value, "filename", "")
+                    if not isinstance(value, str) and files is not None:
+                        files[key] = value.file.read()
         # Form values arrive as strings; nested objects as JSON strings.
         for key in ("reply_markup", "commands", "allowed_updates", "scope"):
             if isinstance(params.get(key), str):
@@ -336,7 +342,7 @@ class FakeTelegram:
         call = Call(seq=next(self._seq), method=method, params={}, chat_id=None)
         self.calls.append(call)
         try:
-            call.params = await self._params(request)
+            call.params = await self._params(request, call.files)
             call.chat_id = _int_or_none(call.params.get("chat_id"))
             if method in ("answerCallbackQuery",):
                 cb = self.callbacks.get(str(call.params.get("callback_query_id")))
@@ -345,7 +351,7 @@ class FakeTelegram:
             if handler is None:
                 raise ApiError(404, "Not Found")
             self._maybe_fail(method, call.chat_id)
-            result = await handler(call.params)
+            result = await (handler(call.params, call.files) if method == "sendPhoto" else handler(call.params))
         except ApiError as exc:
             call.status = exc.code
             body: dict[str, Any] = {"ok": False, "error_code": exc.code, "description": exc.description}
@@ -381,8 +387,14 @@ class FakeTelegram:
             "from": BOT_USER if m.from_bot else self.user(m.chat_id),
             "chat": self._chat(m.chat_id),
             "date": m.date,
-            "text": m.text,
         }
+        if m.photo is not None:
+            data["photo"] = [{"file_id": f"ph{m.chat_id}_{m.message_id}", "file_unique_id": f"u{m.message_id}",
+                              "width": 720, "height": 900, "file_size": len(m.photo)}]
+            if m.text:
+                data["caption"] = m.text
+        else:
+            data["text"] = m.text
         if m.edited:
             data["edit_date"] = m.edited
         if m.reply_markup and m.reply_markup.get("inline_keyboard"):
@@ -483,8 +495,35 @@ class FakeTelegram:
         self.texts_sent.append((chat_id, text))
         return self._message_json(message)
 
+    async def _m_sendphoto(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        """A new photo message: the picture uploaded in the multipart body (`photo` is the
+        file field itself, or "attach://<field>"), a caption of at most 1024 characters."""
+        chat_id = _int_or_none(params.get("chat_id"))
+        if chat_id is None or chat_id not in self.messages:
+            raise ApiError(400, "Bad Request: chat not found")
+        reference = params.get("photo")
+        field = reference[len("attach://"):] if isinstance(reference, str) and reference.startswith("attach://") \
+            else "photo"
+        picture = files.get(field)
+        if not picture:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        if len(picture) > 10 * 1024 * 1024:
+            raise ApiError(400, "Bad Request: PHOTO_INVALID_DIMENSIONS")
+        if not picture.startswith(b"\x89PNG\r\n\x1a\n") and not picture.startswith(b"\xff\xd8"):
+            raise ApiError(400, "Bad Request: IMAGE_PROCESS_FAILED")
+        caption = params.get("caption") or ""
+        if len(caption) > MAX_CAPTION:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        markup = self._check_markup(params)
+        message = self._store(chat_id, from_bot=True, text=caption, reply_markup=markup)
+        message.photo = picture
+        self.photos.append((chat_id, picture, caption))
+        return self._message_json(message)
+
     async def _m_editmessagetext(self, params: dict[str, Any]) -> Any:
         message = self._find(params)
+        if message.photo is not None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         text = self._check_text(params)
         markup = self._check_markup(params)
         if text == message.text and (markup or None) == (message.reply_markup or None):

@@ -55,6 +55,7 @@ class VkMessage:
     keyboard: dict[str, Any] | None = None
     random_id: int = 0
     edits: int = 0
+    attachments: list[str] = field(default_factory=list)   # "photo<owner>_<id>"
 
     @property
     def inline(self) -> bool:
@@ -96,6 +97,9 @@ class FakeVk:
         self.messages: dict[int, list[VkMessage]] = {}
         self.persistent: dict[int, dict[str, Any] | None] = {}  # peer → current text keyboard
         self.snackbars: list[dict[str, Any]] = []
+        self.uploads: dict[str, tuple[int, bytes]] = {}       # upload token → (peer, PNG) not saved yet
+        self.photos: dict[str, tuple[int, bytes]] = {}        # "photo<owner>_<id>" → (peer, PNG) saved
+        self._next_photo = 9000
         self._by_random_id: dict[tuple[int, int], VkMessage] = {}
         self._next_message_id = 500
         self._next_event = 1
@@ -127,6 +131,7 @@ class FakeVk:
         app = web.Application()
         app.router.add_route("*", "/method/{name}", self._method)
         app.router.add_get("/lp", self._longpoll)
+        app.router.add_post("/upload/photo/{peer}", self._upload)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -192,6 +197,39 @@ class FakeVk:
         return {"groups": [{"id": self.group_id, "name": "Сертификат ДО", "screen_name": f"club{self.group_id}",
                             "type": "group"}], "profiles": []}
 
+    # --- photos in messages (dev.vk.com/ru/api/upload/photo-in-message) -------------
+
+    def _api_photos_getMessagesUploadServer(self, params: dict[str, str]) -> Any:
+        peer_id = int(params.get("peer_id") or 0)
+        return {"upload_url": f"{self.url}/upload/photo/{peer_id}", "album_id": -3, "group_id": self.group_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload server: a multipart POST with the picture in `photo` (or `file0`)."""
+        form = await request.post()
+        picture = next((form[name] for name in ("photo", "file0", "file") if name in form), None)
+        if picture is None or isinstance(picture, str):
+            return web.json_response({"server": 1, "photo": "[]", "hash": ""})
+        data = picture.file.read()
+        if not data.startswith(b"\x89PNG\r\n\x1a\n") and not data.startswith(b"\xff\xd8"):
+            return web.json_response({"error": "ERR_UPLOAD_BAD_IMAGE_SIZE: image is invalid"})
+        token = f"up{len(self.uploads) + len(self.photos) + 1}"
+        self.uploads[token] = (int(request.match_info["peer"]), data)
+        self._poke()
+        return web.json_response({"server": 4242, "photo": json.dumps([{"token": token}]), "hash": f"h{token}"})
+
+    def _api_photos_saveMessagesPhoto(self, params: dict[str, str]) -> Any:
+        try:
+            token = json.loads(params.get("photo") or "")[0]["token"]
+        except (ValueError, LookupError, TypeError):
+            raise _VkError(100, "One of the parameters specified was missing or invalid: photo") from None
+        if token not in self.uploads or params.get("hash") != f"h{token}" or params.get("server") != "4242":
+            raise _VkError(121, "Invalid hash")
+        self._next_photo += 1
+        owner = -self.group_id
+        self.photos[f"photo{owner}_{self._next_photo}"] = self.uploads.pop(token)
+        return [{"id": self._next_photo, "owner_id": owner, "album_id": -3, "date": int(time.time()),
+                 "sizes": [{"type": "x", "width": 720, "height": 900}]}]
+
     def _api_messages_send(self, params: dict[str, str]) -> Any:
         peer_id = int(params.get("peer_id") or params.get("user_id") or 0)
         if not peer_id:
@@ -199,7 +237,11 @@ class FakeVk:
         if "random_id" not in params:
             raise _VkError(100, "One of the parameters specified was missing or invalid: random_id is required")
         text = params.get("message", "")
-        if not text:
+        attachments = [a for a in (params.get("attachment") or "").split(",") if a]
+        for attachment in attachments:
+            if "_".join(attachment.split("_")[:2]) not in self.photos:
+                raise _VkError(100, f"One of the parameters specified was missing or invalid: attachment {attachment}")
+        if not text and not attachments:
             raise _VkError(100, "One of the parameters specified was missing or invalid: message is empty")
         if len(text) > 4096:
             raise _VkError(914, "Message is too long")
@@ -211,6 +253,7 @@ class FakeVk:
             return self._by_random_id[(peer_id, random_id)].message_id   # VK drops the repeat
         message = self._add_message(peer_id, text, out=True, keyboard=keyboard)
         message.random_id = random_id
+        message.attachments = attachments
         if random_id:
             self._by_random_id[(peer_id, random_id)] = message
         if keyboard is not None and not keyboard.get("inline"):

@@ -32,6 +32,7 @@ class StandInDialogs:
 
     def __init__(self) -> None:
         self.inputs: list[tuple[str, str, Input]] = []
+        self.image: str | None = None   # the picture a "chart" press shows
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         self.inputs.append((platform, user_id, inp))
@@ -49,6 +50,8 @@ class StandInDialogs:
                           Screen("Подсказка без кнопок")])
         if inp.kind == "button" and inp.action == "menu":
             return Reply([MENU])
+        if inp.kind == "button" and inp.action == "chart":
+            return Reply([Screen("📊 График", image=self.image), Screen("Цифры словами"), MENU], notice="Вот")
         return Reply([Screen(f"Вы написали: {inp.text}")])
 
 
@@ -236,3 +239,37 @@ async def test_sender_delivers_an_alert_once_even_when_retried(db, clock, monkey
         assert fake.texts(16) == ["Новые кружки"]
         assert [b.label for b in fake.buttons(16)] == ["Открыть", "Отписаться"]
         assert [b.action for b in fake.buttons(16)] == ["card:1", "unsub:1"]
+
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+async def test_an_image_screen_is_uploaded_and_sent_as_a_new_message_with_the_photo(db, clock, monkeypatch,
+                                                                                   tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(PNG_BYTES)
+    async with running_adapter(db, clock, monkeypatch) as (fake, dialogs, ctx):
+        dialogs.image = str(picture)
+        await fake.reply_to(9, lambda: fake.user_says(9, "Начать", callbacks=True))
+        menu_message = fake.last(9)
+        await fake.reply_to(9, lambda: fake.press_payload(9, {"a": "chart"}, menu_message.cmid))
+        chat = fake.chat(9)
+        assert [m.text for m in chat] == ["Главное меню", "📊 График", "Цифры словами", "Главное меню"]
+        assert menu_message.edits == 0                      # a photo never replaces the pressed message
+        assert len(chat[1].attachments) == 1 and fake.photos[chat[1].attachments[0]] == (9, PNG_BYTES)
+        assert fake.snackbars[-1]["data"] == {"type": "show_snackbar", "text": "Вот"}
+        server = fake.calls_of("photos.getMessagesUploadServer")[0]
+        assert server.params["peer_id"] == "9" and server.params["access_token"] == TOKEN
+
+
+async def test_a_failed_upload_still_sends_the_caption(db, clock, monkeypatch, tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(PNG_BYTES)
+    async with running_adapter(db, clock, monkeypatch) as (fake, dialogs, ctx):
+        dialogs.image = str(picture)
+        await fake.reply_to(9, lambda: fake.user_says(9, "Начать", callbacks=True))
+        fake.fail_api("photos.getMessagesUploadServer", 15)
+        await fake.reply_to(9, lambda: fake.press_payload(9, {"a": "chart"}, fake.last(9).cmid))
+        texts = [m.text for m in fake.chat(9)]
+        assert texts == ["Главное меню", "📊 График", "Цифры словами", "Главное меню"]
+        assert not any(m.attachments for m in fake.chat(9))

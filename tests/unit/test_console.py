@@ -309,3 +309,11 @@ def test_the_log_file_is_in_the_sqlite_databases_folder_else_in_data():
     assert path("sqlite+aiosqlite:///./data/bot.sqlite3") == Path("data/bot.log").resolve()
     assert path("sqlite+aiosqlite:////srv/bot/db.sqlite3") == Path("/srv/bot/bot.log")
     assert path("postgresql+asyncpg://postgres@127.0.0.1:5432/test") == Path("data/bot.log").resolve()
+
+
+def test_a_picture_is_shown_as_the_path_of_its_png(tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")
+    text, _ = console.render(Reply(screens=[Screen("📊 График", image=str(picture)),
+                                            Screen("Нет файла", image=str(tmp_path / "gone.png"))]))
+    assert text.splitlines() == ["📊 График", f"🖼 {picture}", "", "Нет файла"]

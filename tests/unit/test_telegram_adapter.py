@@ -296,3 +296,32 @@ async def test_run_with_a_refused_token_exits_non_zero_with_a_clear_message(fake
     code = await asyncio.wait_for(asyncio.to_thread(app.run, settings), timeout=60)
     assert code == 1
     assert "TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
+
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+async def test_an_image_screen_on_a_press_comes_as_a_new_photo_and_the_press_is_answered(fake, bot, tmp_path):
+    picture = tmp_path / "chart.png"
+    picture.write_bytes(PNG_BYTES)
+    dialogs = ScriptedDialogs(Reply(screens=[menu()]),
+                              Reply(screens=[Screen("📊 График", image=str(picture)), Screen("Цифры"), menu("Баланс")],
+                                    notice="Готово"))
+    fake.push_message(USER, "/start")
+    await feed(fake, bot, dialogs)
+    menu_id = fake.view(USER).message_id
+    query = fake.push_callback(USER, menu_id, "balance")
+    await feed(fake, bot, dialogs)
+    chat = fake.chat(USER)
+    assert [m.text for m in chat] == ["Главное меню", "📊 График", "Цифры", "Баланс"]   # nothing edited
+    assert chat[1].photo == PNG_BYTES and fake.photos == [(USER, PNG_BYTES, "📊 График")]
+    assert fake.calls_to("editMessageText", USER) == []
+    assert fake.callbacks[query]["answered"] == {"text": "Готово", "show_alert": False}
+
+
+async def test_an_image_whose_file_is_missing_sends_its_caption_as_text(fake, bot, tmp_path):
+    dialogs = ScriptedDialogs(Reply(screens=[Screen("📊 График", image=str(tmp_path / "gone.png")), menu()]))
+    fake.push_message(USER, "/balance")
+    await feed(fake, bot, dialogs)
+    assert [m.text for m in fake.chat(USER)] == ["📊 График", "Главное меню"]
+    assert fake.photos == [] and fake.calls_to("sendPhoto") == []
