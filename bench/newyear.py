@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.dialogs import texts
 from bot.dialogs.engine import Dialogs
 from bot.dialogs.screen import Input
+from bot.runtime import keep_startup_objects_out_of_gc
 from core import calendar_jobs
 from core.clock import FixedClock
 from core.models import (
@@ -149,6 +150,10 @@ async def run(backend: str, url: str, clock: FixedClock, certificates: int, log:
                 (latencies if during else quiet).append(time.perf_counter() - started)
                 await asyncio.sleep(rng.uniform(*THINK_SECONDS))
 
+        # As `python -m bot run` does once started (bot/runtime.py): what is alive now lives as
+        # long as the process, and without this each full collection walks it all, a pause of
+        # the loop that is the garbage collector's, not the job's.
+        keep_startup_objects_out_of_gc()
         background = [asyncio.create_task(ticker())] + [asyncio.create_task(chat(u)) for u in chatters]
         await asyncio.sleep(QUIET_SECONDS)    # the parents are talking when the job starts
         quiet_p99_ms, quiet_gap_ms = percentile(quiet, 99) * 1000, longest_gap * 1000
