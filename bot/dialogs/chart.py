@@ -60,7 +60,7 @@ def words(figures: YearFigures, name: str) -> str:
         lines.append(texts.CHART_WORDS_OTHER_MONTHS)
     lines.append(texts.CHART_WORDS_TOTAL.format(
         settled=fmt.amount(figures.settled, unit), reserved=fmt.amount(figures.reserved, unit),
-        copay=fmt.amount(figures.copay, unit), free=fmt.amount(figures.free, unit)))
+        copay=texts.copay_part(figures.copay, unit), free=fmt.amount(figures.free, unit)))
     forecast = figures.forecast
     if forecast is not None:
         lines.append(texts.CHART_WORDS_FORECAST.format(year=forecast.year, nominal_year=figures.year,

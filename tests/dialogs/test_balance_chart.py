@@ -51,7 +51,7 @@ async def test_balance_shows_the_chart_then_its_numbers_then_the_balance(db, clo
     # 1 500 ₽ a month, enrolled on 21 November: November and December reserved.
     assert "• Ноябрь: зарезервировано 1 500 ₽" in words_text and "• Декабрь: зарезервировано 1 500 ₽" in words_text
     assert "В остальные месяцы — ничего." in words_text
-    assert "Итого: оплачено 0 ₽, зарезервировано 3 000 ₽, доплата 0 ₽; свободно 9 000 ₽." in words_text
+    assert "Итого: оплачено 0 ₽, зарезервировано 3 000 ₽, без доплаты; свободно 9 000 ₽." in words_text
     assert "2027 год (прогноз по номиналу 2026 года — 12 000 ₽)" in words_text     # it runs until May 2027
     assert "• Январь: сертификатом ≈ 1 500 ₽" in words_text and "Останется свободным ≈ 4 500 ₽." in words_text
     assert "Доступно: 9 000 ₽" in balance.text.replace("\u00a0", " ") and client.has_button("План на год")
