@@ -4,6 +4,7 @@ program offers the waiting list instead (bot/dialogs/waitlist.py)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
@@ -12,7 +13,8 @@ from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
 from core import catalog, enrollment
 from core.costing import YearEstimate
 from core.enrollment import Quote
-from core.models import Funding, Unit
+from core.errors import DomainError
+from core.models import Child, Funding, Parent, Program, Unit
 
 
 def child_label(child) -> str:  # type: ignore[no-untyped-def]
@@ -95,16 +97,36 @@ async def quote(ctx: Ctx, parent, child_id: int, program_id: int) -> Quote:  # t
         ctx.session, parent, child_id, program_id, ctx.clock))
 
 
+@dataclass(frozen=True)
+class ChildChoice:
+    """What choosing a child for a program needs: the program, the way back to its card, and
+    each of the parent's children with the reason they cannot enroll (None: they can)."""
+    parent: Parent
+    program: Program
+    back: Button
+    verdicts: list[tuple[Child, DomainError | None]]
+
+    def no_children(self) -> Screen | None:
+        """The screen for a parent with no child yet, else None."""
+        if self.verdicts:
+            return None
+        return Screen(text=texts.ENROLL_NO_CHILDREN, rows=rows(Button(texts.BTN_ADD_CHILD, "ch:add"), self.back))
+
+
+async def child_choice(ctx: Ctx) -> ChildChoice:
+    """For the pick screens of enrolling and of the waiting list (the program in ctx.data)."""
+    parent = await ctx.require_parent()
+    program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
+    verdicts = await enrollment.eligibility(ctx.session, parent, program.id, ctx.clock)
+    return ChildChoice(parent, program, Button(texts.BTN_BACK, f"card:{program.id}"), verdicts)
+
+
 @step("enr.pick")
 async def pick_screen(ctx: Ctx) -> Screen:
-    parent = await ctx.require_parent()
-    program_id = int(ctx.data["program"])
-    program = await catalog.get_program(ctx.session, program_id)
-    back = Button(texts.BTN_BACK, f"card:{program_id}")
-    verdicts = await enrollment.eligibility(ctx.session, parent, program_id, ctx.clock)
-    if not verdicts:
-        return Screen(text=texts.ENROLL_NO_CHILDREN,
-                      rows=rows(Button(texts.BTN_ADD_CHILD, "ch:add"), back))
+    choice = await child_choice(ctx)
+    if (empty := choice.no_children()) is not None:
+        return empty
+    program, program_id, back, verdicts = choice.program, choice.program.id, choice.back, choice.verdicts
     lines = [texts.ENROLL_PICK.format(title=fmt.quoted(program.title))]
     pick, waitlist, refused = [], [], []
     for child, refusal in verdicts:

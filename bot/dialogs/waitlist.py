@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
-from bot.dialogs.enroll import child_label
+from bot.dialogs.enroll import child_choice, child_label
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
 from core import catalog, enrollment, waitlist
@@ -17,13 +17,11 @@ from core.models import WaitlistStatus
 
 @step("wl.pick")
 async def pick_screen(ctx: Ctx) -> Screen:
-    parent = await ctx.require_parent()
-    program_id = int(ctx.data["program"])
-    program = await catalog.get_program(ctx.session, program_id)
-    back = Button(texts.BTN_BACK, f"card:{program_id}")
-    verdicts = await enrollment.eligibility(ctx.session, parent, program_id, ctx.clock)
-    if not verdicts:
-        return Screen(text=texts.ENROLL_NO_CHILDREN, rows=rows(Button(texts.BTN_ADD_CHILD, "ch:add"), back))
+    choice = await child_choice(ctx)
+    if (empty := choice.no_children()) is not None:
+        return empty
+    parent, program, back, verdicts = choice.parent, choice.program, choice.back, choice.verdicts
+    program_id = program.id
     waiting = {place.entry.child_id for place in await waitlist.places(ctx.session, parent)
                if place.entry.program_id == program_id}
     join, enroll_now, refused = [], [], []
