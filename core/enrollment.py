@@ -9,7 +9,6 @@ them on the day of enrollment) and holds the freed seat for the first in line
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select

@@ -87,9 +87,6 @@ async def register(session: AsyncSession, name: str) -> Municipality:
     return found
 
 
-# Tests and helpers written before the registry call it by this name; it registers.
-get_or_create = register
-
 
 async def add(session: AsyncSession, name: str) -> Municipality:
     """`municipality add`: a new name; refuses one already registered, also when
