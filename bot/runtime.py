@@ -37,6 +37,9 @@ async def open_database(settings: Settings, *, migrate: bool = True) -> Database
 #       serve updates until `stop` is set, then return cleanly;
 #   def make_sender(ctx: AppContext) -> bot.delivery.Sender
 #       a Sender for alerts; serve() registers it in ctx.senders[platform].
+#   In webhook or callback mode, serve() appends its aiohttp routes to ctx.http_routes before
+#   its first await; the one HTTP server (bot/http_server.py) serves them beside /healthz and
+#   /metrics.
 
 @dataclass
 class AppContext:
@@ -45,6 +48,7 @@ class AppContext:
     clock: Clock
     dialogs: Any  # bot.dialogs.engine.Dialogs
     senders: dict[str, "Sender"] = field(default_factory=dict)
+    http_routes: list[Any] = field(default_factory=list)  # aiohttp.web.RouteDef
 
 
 def keep_startup_objects_out_of_gc() -> None:

@@ -141,6 +141,13 @@ class Dialogs:
                 return await self._apology(platform, user_id)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def replied(self, platform: str, user_id: str, event_id: str) -> None:
+        """An adapter calls this once the reply to the event `event_id` was sent, so that a
+        copy of the event delivered again later (a webhook re-sent, a poll after a crash) is
+        answered with nothing, while a copy of an event whose reply never went out gets the
+        current screen. (Issue 15: each update handled once across processes.)"""
+        return None
+
     async def current(self, platform: str, user_id: str) -> Reply | None:
         """The screen the parent is on, from their stored state, which stays as it is (a
         conversation picked up again after a restart). None when there is nothing to pick up:
