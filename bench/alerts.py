@@ -13,7 +13,7 @@ from sqlalchemy import update
 from bench import data, people
 from bench.common import Result, as_autovacuum_would, migrated
 from bench.fake_api import CountingApi
-from bot.handlers.telegram import TelegramSender
+from bot.handlers.telegram_send import TelegramSender
 from bot.jobs import tasks
 from bot.jobs.delivery import Deliverer
 from bot.jobs.pacing import TELEGRAM, Pacer

@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.dialogs import texts
 from bot.dialogs.engine import Dialogs
 from bot.handlers import telegram as tg
+from bot.handlers import telegram_polling
 from core.clock import FixedClock
 from core.models import Funding
 
@@ -245,12 +246,12 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
                 batch.append(stream.text(user, value) if kind == "text" else
                              stream.press(user, "", action=value) if kind == "action" else stream.press(user, value))
                 if len(batch) == BATCH:
-                    await tg.handle_batch(dispatcher, bot, batch)
+                    await telegram_polling.handle_batch(dispatcher, bot, batch)
                     stream.recorded.append(batch)
                     handled += len(batch)
                     batch = []
             if batch:
-                await tg.handle_batch(dispatcher, bot, batch)
+                await telegram_polling.handle_batch(dispatcher, bot, batch)
                 stream.recorded.append(batch)
                 handled += len(batch)
         ours = time.perf_counter() - started
@@ -262,7 +263,7 @@ async def run(backend: str, url: str, clock: FixedClock, parents: int, updates: 
         cpu = time.process_time()
         started = time.perf_counter()
         for batch in stream.recorded:
-            await tg.handle_batch(echo, echo_bot, batch)
+            await telegram_polling.handle_batch(echo, echo_bot, batch)
         theirs = time.perf_counter() - started
         theirs_cpu = time.process_time() - cpu
         ratio = ours / theirs if theirs else float("inf")

@@ -31,18 +31,34 @@ log = logging.getLogger("bot.app")
 CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, or VK_GROUP_TOKEN and VK_GROUP_ID, "
                 "in .env to connect one. Meanwhile, here is the bot in this terminal.")
 LOG_HINT = "The log goes to {path}."
-SHUTDOWN_SECONDS = 15.0
+SHUTDOWN_SECONDS = 8.0   # after SIGTERM, the platforms may finish what they accepted (exit within 10 s)
 
 Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
 
 
 def run(settings: Settings) -> int:
+    problem = _settings_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr, flush=True)
+        return 2
+    if settings.telegram_enabled:
+        from bot import lean_aiogram
+
+        lean_aiogram.start()  # before the adapter imports aiogram: its schemas built on first use
     if not platforms(settings):
         with logfile.to_file(settings) as path:  # before the event loop logs its first line
             print(CONNECT_HINT, flush=True)
             print(LOG_HINT.format(path=path), flush=True)
             return _main(_terminal(settings))
     return _main(_run(settings))
+
+
+def _settings_problem(settings: Settings) -> str | None:
+    if settings.telegram_webhook:
+        from bot.handlers.telegram_webhook import settings_problem  # imports aiogram: only then
+
+        return settings_problem(settings)
+    return None
 
 
 def chat(settings: Settings) -> int:
@@ -139,23 +155,57 @@ async def stop_scheduler(handle: Any) -> None:
 
 
 async def _run(settings: Settings) -> int:
+    from bot import http_server
+
     stop = asyncio.Event()
     _stop_on_signals(stop)
     ctx = await _context(settings)
     scheduler = None
+    http: Any = None
+    stopping: asyncio.Task[None] | None = None
     try:
         await _load_demo_if_empty(ctx)
         await _warm_up_search(ctx)
         serving = platforms(settings)
         tasks = {asyncio.create_task(serve(ctx, stop), name=name): name for name, serve in serving}
-        await asyncio.sleep(0)  # let each adapter register its sender before the scheduler looks
+        # Each adapter registers its sender and appends its webhook routes before its first
+        # await: after this turn the scheduler finds the senders and the server the routes.
+        await asyncio.sleep(0)
+        try:
+            http = await http_server.start(ctx)
+        except RuntimeError as exc:  # cannot listen on HTTP_HOST:HTTP_PORT
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            stop.set()
+            if tasks:
+                await asyncio.wait(tasks, timeout=SHUTDOWN_SECONDS)
+            return 1
         scheduler = await start_scheduler(ctx)
+        stopping = asyncio.create_task(_stop_server_and_jobs(stop, http, scheduler))
         keep_startup_objects_out_of_gc()
         log.info("serving: %s", ", ".join(tasks.values()))
         return await _serve_until_stopped(tasks, stop)
     finally:
-        await stop_scheduler(scheduler)
+        stop.set()
+        if stopping is not None:
+            await stopping
+        else:
+            await stop_scheduler(scheduler)
+            if http is not None:
+                await http.stop()
         await ctx.db.dispose()
+
+
+async def _stop_server_and_jobs(stop: asyncio.Event, http: Any, scheduler: Any) -> None:
+    """On stop, at once and side by side: the scheduler stops (releasing the jobs lock) and the
+    HTTP server stops listening and answers the requests it accepted; the platforms finish
+    meanwhile (_serve_until_stopped)."""
+    await stop.wait()
+    parts = [stop_scheduler(scheduler)]
+    if http is not None:
+        parts.append(http.stop())
+    for result in await asyncio.gather(*parts, return_exceptions=True):
+        if isinstance(result, BaseException):
+            log.warning("stopping failed: %s", type(result).__name__)
 
 
 async def _terminal(settings: Settings) -> int:

@@ -39,6 +39,14 @@ class Settings(BaseSettings):
     pd_operator_address: str = ""
     # The level of every logger (DEBUG, INFO, WARNING…); records never carry children's data.
     log_level: str = "INFO"
+    # --- wp15a: production (README "Running in production") ---
+    # Set: Telegram in webhook mode (setWebhook with this URL; the bot serves POSTs on its path).
+    telegram_webhook_url: str = ""
+    # Required in webhook mode: Telegram's X-Telegram-Bot-Api-Secret-Token (1-256 of A-Z a-z 0-9 _ -).
+    telegram_webhook_secret: SecretStr = SecretStr("")
+    # The one HTTP server (webhooks, /healthz, /metrics): on with a webhook mode, or HTTP_PORT set.
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8080, ge=1, le=65535)
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -56,6 +64,28 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelName(name), int):
             raise ValueError(f"unknown log level {value!r}: DEBUG, INFO, WARNING, ERROR")
         return name
+
+    @field_validator("telegram_webhook_url", mode="before")
+    @classmethod
+    def _webhook_url(cls, value: object) -> object:
+        from urllib.parse import urlsplit
+
+        url = str(value or "").strip()
+        if url:
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.hostname:
+                raise ValueError(f"TELEGRAM_WEBHOOK_URL must be an https:// address, not {url!r}")
+        return url
+
+    @property
+    def telegram_webhook(self) -> bool:
+        """Telegram in webhook mode (TELEGRAM_WEBHOOK_URL set), rather than long polling."""
+        return self.telegram_enabled and bool(self.telegram_webhook_url)
+
+    @property
+    def http_port_set(self) -> bool:
+        """HTTP_PORT given explicitly: the HTTP server runs in polling mode too."""
+        return "http_port" in self.model_fields_set
 
     @property
     def telegram_enabled(self) -> bool:

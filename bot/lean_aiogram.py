@@ -1,23 +1,46 @@
 """Import aiogram with its pydantic schemas built on first use instead of all at once.
 
-aiogram 3 describes every Bot API type and method (about 800 of them) as a pydantic model,
-and `aiogram.types` builds every model's validator as it is imported: about 115 MB of
-memory (aiogram issue #1513), although the bot only ever validates an Update and sends a
-handful of methods. pydantic has a documented switch for this, `defer_build`: the schema
-is built the first time a model validates or serialises. aiogram does not set it, and ends
-its import with `model_rebuild()` on every type, which would build them all anyway.
+aiogram 3 describes every Bot API type and method (about 800 of them) as a pydantic model.
+Its types already ask pydantic to defer building their schemas (`defer_build`, a documented
+model setting), but `aiogram.types` ends its import with `model_rebuild()` on every type,
+which builds them all anyway: about 110 MB of memory (aiogram issue #1513), although the bot
+only ever validates an Update and sends a handful of methods.
 
-`defer_schemas()` imports aiogram with `defer_build` on and that final rebuild turned into
-"remember the namespace": every aiogram model gets the names of all Bot API types as its
-`__pydantic_parent_namespace__` (which pydantic consults when it builds a deferred model) and
-builds itself on first use.
-Measured (aiogram 3.31, pydantic 2.13): 174 MB RSS after `import aiogram`, 60 MB with this.
+`defer_schemas()` imports aiogram with that final rebuild turned into "remember the
+namespace": while aiogram is imported, BaseModel.model_rebuild (public API) is replaced, for
+aiogram's models only, by giving the model the names of all Bot API types as its
+`__pydantic_parent_namespace__` (which pydantic consults when it builds a deferred model),
+and it builds itself on first use. No pydantic internals are imported.
+bot/app.py calls `start()` once at start, before any adapter imports aiogram; should it fail
+(a future aiogram or pydantic), aiogram is imported the plain way and the bot runs as before,
+with the memory. Anything that imports aiogram without calling it (tests, `bot jobs`) gets the
+plain import.
+Measured (aiogram 3.31, pydantic 2.13): 165 MB RSS after a plain `import aiogram`, 58 MB with
+this. (Also deferring aiogram's methods, whose base class does not ask for it, saved 3 MB
+more, but only through pydantic's private config defaults: not worth an internal.)
 Everything else about the models is unchanged; the whole test suite runs with it.
 """
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
+
+log = logging.getLogger("bot.lean_aiogram")
+
+
+def start() -> bool:
+    """Called once at start (bot/app.py): import aiogram lazily built if possible, else the
+    plain way. True when the lazy import is in place."""
+    try:
+        return defer_schemas()
+    except Exception as exc:  # noqa: BLE001 - the plain import works, it only costs memory
+        log.warning("aiogram: lazy schemas not possible (%s); importing it the usual way", type(exc).__name__)
+        for name in [name for name in sys.modules if name == "aiogram" or name.startswith("aiogram.")]:
+            del sys.modules[name]   # a half-done import is done again, plainly
+        import aiogram.methods  # noqa: F401
+        import aiogram.types  # noqa: F401
+        return False
 
 
 def defer_schemas() -> bool:
@@ -25,16 +48,14 @@ def defer_schemas() -> bool:
     if "aiogram" in sys.modules:
         return False
     from pydantic import BaseModel
-    from pydantic._internal import _config
 
-    defaults = _config.config_defaults
-    eager_default = defaults["defer_build"]
     rebuild = BaseModel.__dict__["model_rebuild"]
     namespace: dict[str, Any] = {}   # every Bot API type by name, as aiogram.types collects them
 
     def remember_namespace(cls: type[BaseModel], *, force: bool = False, raise_errors: bool = True,
                            _parent_namespace_depth: int = 2,
                            _types_namespace: Any = None) -> bool | None:
+        # The parameters are model_rebuild's documented ones; aiogram passes _types_namespace.
         if force or _types_namespace is None or not cls.__module__.startswith("aiogram."):
             return rebuild.__func__(cls, force=force, raise_errors=raise_errors,
                                     _parent_namespace_depth=_parent_namespace_depth + 1,
@@ -43,7 +64,6 @@ def defer_schemas() -> bool:
         cls.__pydantic_parent_namespace__ = namespace
         return None
 
-    defaults["defer_build"] = True
     BaseModel.model_rebuild = classmethod(remember_namespace)  # type: ignore[method-assign,assignment]
     try:
         import aiogram  # noqa: F401
@@ -51,7 +71,6 @@ def defer_schemas() -> bool:
         import aiogram.types  # noqa: F401
     finally:
         BaseModel.model_rebuild = rebuild  # type: ignore[method-assign]
-        defaults["defer_build"] = eager_default
     # A model's schema is built with the outermost model's namespace (a method's, say), and
     # must find every type nested in it: give all of aiogram's deferred models the full one.
     for model in _subclasses(BaseModel):

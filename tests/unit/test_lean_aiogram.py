@@ -6,7 +6,9 @@ import sys
 import textwrap
 
 CHECK = textwrap.dedent("""
-    import bot.handlers.telegram  # imports aiogram through bot.lean_aiogram
+    import bot.lean_aiogram
+    assert bot.lean_aiogram.start()  # as bot/app.py does at start
+    import bot.handlers.telegram
     import aiogram.methods, aiogram.types
     from pydantic import BaseModel
     from aiogram.types import Update
@@ -47,12 +49,22 @@ def test_every_bot_api_model_builds_on_first_use():
 
 
 def test_the_telegram_adapter_imports_aiogram_in_far_less_memory():
-    measure = ("import bot.handlers.telegram\n"
+    measure = ("import bot.lean_aiogram; bot.lean_aiogram.start()\n"
+               "import bot.handlers.telegram\n"
                "print(int(open('/proc/self/statm').read().split()[1]) * 4096 // 2**20)")
-    eager = ("import aiogram, aiogram.methods, aiogram.types\n"
+    eager = ("import bot.handlers.telegram\n"
              "print(int(open('/proc/self/statm').read().split()[1]) * 4096 // 2**20)")
     lean_mb = int(subprocess.run([sys.executable, "-c", measure], capture_output=True, text=True,
                                  check=True, timeout=120).stdout)
     eager_mb = int(subprocess.run([sys.executable, "-c", eager], capture_output=True, text=True,
                                   check=True, timeout=120).stdout)
     assert lean_mb < eager_mb - 50, (lean_mb, eager_mb)
+
+
+def test_without_the_call_at_start_aiogram_is_imported_the_plain_way():
+    check = ("import bot.handlers.telegram\n"
+             "from aiogram.types import Update\n"
+             "assert Update.__pydantic_complete__\n"
+             "print('ok')")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

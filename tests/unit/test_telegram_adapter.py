@@ -12,6 +12,9 @@ from bot.config import Settings
 from bot.delivery import Blocked, RetryLater, TransientError
 from bot.dialogs.screen import Button, Input, Reply, Screen
 from bot.handlers import telegram as tg
+from bot.handlers import telegram_polling as polling
+from bot.handlers import telegram_render as rendering
+from bot.handlers import telegram_send as sending
 from bot.runtime import AppContext
 from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 
@@ -24,6 +27,7 @@ class ScriptedDialogs:
     def __init__(self, *replies: Reply | Exception) -> None:
         self.replies = list(replies)
         self.inputs: list[tuple[str, str, Input]] = []
+        self.replied_to: list[tuple[str, str, str]] = []
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         self.inputs.append((platform, user_id, inp))
@@ -31,6 +35,9 @@ class ScriptedDialogs:
         if isinstance(reply, Exception):
             raise reply
         return reply
+
+    async def replied(self, platform: str, user_id: str, event_id: str) -> None:
+        self.replied_to.append((platform, user_id, event_id))
 
 
 def menu(text: str = "Главное меню") -> Screen:
@@ -55,7 +62,7 @@ def settings(fake, tmp_path) -> Settings:
 @pytest.fixture
 async def bot(settings):
     ctx = AppContext(settings=settings, db=None, clock=None, dialogs=None)
-    instance = tg.make_bot(ctx)
+    instance = sending.make_bot(ctx)
     yield instance
     await instance.session.close()
 
@@ -63,34 +70,34 @@ async def bot(settings):
 async def feed(fake: FakeTelegram, bot, dialogs: ScriptedDialogs) -> None:
     """Hand every pending fake update to the adapter, as one polling batch."""
     raw = await bot.get_updates(offset=None, timeout=0)
-    await tg.handle_batch(tg.make_dispatcher(dialogs), bot, list(raw))
+    await polling.handle_batch(tg.make_dispatcher(dialogs), bot, list(raw))
     if raw:
         await bot.get_updates(offset=raw[-1].update_id + 1, timeout=0)
 
 
 def test_keyboard_keeps_rows_and_uses_the_action_as_callback_data():
-    markup = tg.keyboard(menu())
+    markup = rendering.keyboard(menu())
     assert [[b.text for b in row] for row in markup.inline_keyboard] == [["Найти кружок", "Мои дети"], ["Баланс"]]
     assert [[b.callback_data for b in row] for row in markup.inline_keyboard] == [["find", "children"], ["balance"]]
-    assert tg.keyboard(Screen("без кнопок")) is None
+    assert rendering.keyboard(Screen("без кнопок")) is None
 
 
 def test_long_text_is_split_on_line_ends_with_the_keyboard_on_the_last_part():
     lines = [f"Строка номер {i}: " + "х" * 50 for i in range(300)]
-    parts = tg.render(Screen("\n".join(lines), menu().rows))
+    parts = rendering.render(Screen("\n".join(lines), menu().rows))
     assert len(parts) > 1
-    assert all(len(text) <= tg.MAX_TEXT for text, _ in parts)
+    assert all(len(text) <= rendering.MAX_TEXT for text, _ in parts)
     assert all(markup is None for _, markup in parts[:-1]) and parts[-1][1] is not None
     assert "\n".join(text for text, _ in parts).splitlines() == lines  # no line cut, none lost
 
 
 def test_a_single_line_longer_than_a_message_is_cut_hard():
-    parts = tg.split_text("я" * 9000)
+    parts = rendering.split_text("я" * 9000)
     assert [len(p) for p in parts] == [4096, 4096, 808]
 
 
 def test_empty_text_still_makes_a_sendable_message():
-    assert tg.split_text("  \n") == ["…"]
+    assert rendering.split_text("  \n") == ["…"]
 
 
 async def test_text_message_goes_to_the_dialogs_and_every_screen_is_a_new_message(fake, bot):
@@ -111,9 +118,12 @@ async def test_button_press_replaces_the_message_it_was_on_and_answers_with_the_
     await feed(fake, bot, dialogs)
     menu_id = fake.view(USER).message_id
     query = fake.push_callback(USER, menu_id, "find")
+    update_id = str(fake.updates[-1]["update_id"])
     await feed(fake, bot, dialogs)
-    # The press carries its callback id, so a re-delivered press is recognised.
-    assert dialogs.inputs[-1][2] == Input.press("find").with_event(f"c{query}")
+    # The press carries its update id, so a re-delivered press is recognised, and the dialogs
+    # hear that its reply went out.
+    assert dialogs.inputs[-1][2] == Input.press("find").with_event(update_id)
+    assert dialogs.replied_to[-1] == ("telegram", str(USER), update_id)
     chat = fake.chat(USER)
     assert [(m.message_id, m.text) for m in chat] == [(menu_id, "Поиск"), (chat[1].message_id, "Подсказка")]
     assert chat[0].buttons == [[("Назад", "menu")]]
@@ -192,7 +202,7 @@ async def test_messages_in_group_chats_are_ignored(fake, bot):
     update = Update(update_id=1, message=Message(
         message_id=1, date=dt.datetime.now(dt.timezone.utc), chat=Chat(id=-100123, type="group"),
         from_user=User(id=USER, is_bot=False, first_name="P"), text="112-233-445 95"))
-    await tg.handle_batch(tg.make_dispatcher(dialogs), bot, [update])
+    await polling.handle_batch(tg.make_dispatcher(dialogs), bot, [update])
     assert dialogs.inputs == []
     assert fake.calls_to("sendMessage") == []
 
@@ -223,7 +233,7 @@ async def test_a_slow_update_holds_up_no_other_parent_and_is_confirmed_only_once
             return Reply(screens=[Screen(f"ответ на «{inp.text}»")])
 
     stop = asyncio.Event()
-    task = asyncio.create_task(tg.poll(tg.make_dispatcher(OneSlowParent()), bot, stop))
+    task = asyncio.create_task(polling.poll(tg.make_dispatcher(OneSlowParent()), bot, stop))
     try:
         fake.push_message(USER, "медленно")
         await fake.wait_for(lambda: fake.seen("getUpdates"), timeout=5)
@@ -241,7 +251,7 @@ async def test_a_slow_update_holds_up_no_other_parent_and_is_confirmed_only_once
 
 
 async def test_sender_maps_telegram_refusals_to_delivery_errors(fake, bot):
-    sender = tg.TelegramSender(bot)
+    sender = sending.TelegramSender(bot)
     fake.push_message(USER, "/start")  # the chat exists once the parent wrote
     await sender.send(str(USER), menu("Новые кружки"))
     assert fake.view(USER).text == "Новые кружки"
