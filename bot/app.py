@@ -37,7 +37,7 @@ Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
 
 
 def run(settings: Settings) -> int:
-    problem = _settings_problem(settings)
+    problem = settings.webhook_problem()
     if problem:
         print(f"error: {problem}", file=sys.stderr, flush=True)
         return 2
@@ -51,14 +51,6 @@ def run(settings: Settings) -> int:
             print(LOG_HINT.format(path=path), flush=True)
             return _main(_terminal(settings))
     return _main(_run(settings))
-
-
-def _settings_problem(settings: Settings) -> str | None:
-    if settings.telegram_webhook:
-        from bot.handlers.telegram_webhook import settings_problem  # imports aiogram: only then
-
-        return settings_problem(settings)
-    return None
 
 
 def chat(settings: Settings) -> int:

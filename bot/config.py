@@ -13,6 +13,7 @@ from core.pd import KeyRing, load_keyring
 
 TELEGRAM_OFFICIAL_API = "https://api.telegram.org"
 VK_OFFICIAL_API = "https://api.vk.ru/method/"
+WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 class Settings(BaseSettings):
@@ -81,6 +82,16 @@ class Settings(BaseSettings):
     def telegram_webhook(self) -> bool:
         """Telegram in webhook mode (TELEGRAM_WEBHOOK_URL set), rather than long polling."""
         return self.telegram_enabled and bool(self.telegram_webhook_url)
+
+    def webhook_problem(self) -> str | None:
+        """Why Telegram's webhook mode cannot start with these settings; None when it can (or is off)."""
+        if not self.telegram_webhook:
+            return None
+        secret = self.telegram_webhook_secret.get_secret_value()
+        if not secret or len(secret) > 256 or not set(secret) <= WEBHOOK_SECRET_CHARS:
+            return ("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set: 1 to 256 "
+                    "characters of A-Z, a-z, 0-9, _ and - (Telegram sends it back with every update)")
+        return None
 
     @property
     def http_port_set(self) -> bool:

@@ -11,7 +11,12 @@ Prometheus (`sum by (platform) (rate(bot_updates_total[5m]))`).
 """
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from prometheus_client import Counter, Gauge, Histogram
+
+T = TypeVar("T")
 
 # Updates (Telegram updates, VK events, …) handled, by platform and outcome:
 #   ok         handled and answered;
@@ -44,3 +49,10 @@ JOBS_LEADER = Gauge("bot_jobs_leader", "1 when this process holds the jobs lock"
 
 # /healthz's view: 1 when the dependency answered the last check.
 HEALTHY = Gauge("bot_dependency_up", "1 when the dependency answered the last health check", ["dependency"])
+
+
+async def step(platform: str, awaitable: Awaitable[T]) -> T:
+    """Await a dialog step, timing it into STEP_SECONDS:
+    `reply = await metrics.step(PLATFORM, dialogs.handle(PLATFORM, user, inp))`."""
+    with STEP_SECONDS.labels(platform).time():
+        return await awaitable

@@ -32,7 +32,7 @@ from bot.handlers.telegram_send import (
     send_screen,
     short,
 )
-from bot.handlers.telegram_webhook import Webhook, set_webhook_arguments, settings_problem
+from bot.handlers.telegram_webhook import Webhook, set_webhook_arguments
 from bot.runtime import AppContext, keep_startup_objects_out_of_gc, until_stopped
 
 log = logging.getLogger("bot.telegram")
@@ -48,8 +48,7 @@ def _error_screen() -> Screen:
 
 async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:
     try:
-        with metrics.STEP_SECONDS.labels(PLATFORM).time():
-            return await dialogs.handle(PLATFORM, str(user_id), inp)
+        return await metrics.step(PLATFORM, dialogs.handle(PLATFORM, str(user_id), inp))
     except Exception as exc:  # noqa: BLE001 - no stack trace ever reaches the chat
         log.error("dialog failed on a %s input: %s", inp.kind, type(exc).__name__,
                   exc_info=log.isEnabledFor(logging.DEBUG))
@@ -164,7 +163,7 @@ async def _setup_calls(bot: Bot, commands: list[BotCommand], webhook: dict[str, 
 async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     """Serve Telegram until `stop` is set (adapter contract of bot/runtime.py): long polling,
     or, with TELEGRAM_WEBHOOK_URL, the webhook route on the HTTP server."""
-    problem = settings_problem(ctx.settings)
+    problem = ctx.settings.webhook_problem()
     if problem:
         raise RuntimeError(problem)
     bot = make_bot(ctx)

@@ -34,20 +34,6 @@ log = logging.getLogger("bot.telegram")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 MAX_CONNECTIONS = 40      # setWebhook: how many requests Telegram may have open at once
 DRAIN_SECONDS = 7.0       # on stop, the requests in flight may finish within this
-SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-MISSING_SECRET = ("TELEGRAM_WEBHOOK_SECRET is required when TELEGRAM_WEBHOOK_URL is set: 1 to 256 "
-                  "characters of A-Z, a-z, 0-9, _ and - (Telegram sends it back with every update)")
-
-
-def settings_problem(settings: Settings) -> str | None:
-    """Why webhook mode cannot start with these settings; None when it can (or is off)."""
-    if not settings.telegram_webhook:
-        return None
-    secret = settings.telegram_webhook_secret.get_secret_value()
-    if not secret or len(secret) > 256 or not set(secret) <= SECRET_CHARS:
-        return MISSING_SECRET
-    return None
 
 
 def webhook_path(url: str) -> str:

@@ -26,6 +26,7 @@ import traceback
 from typing import Any
 
 from sqlalchemy import update
+from bot import metrics
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import vk_keyboard as kb
@@ -101,9 +102,11 @@ class VkAdapter:
             async with lock:
                 try:
                     await self.on_event(raw)
+                    metrics.UPDATES.labels(PLATFORM, "ok").inc()
                 except Blocked:
                     await self.mark_unreachable(user)
                 except Exception as exc:  # noqa: BLE001 - one bad event must not stop the bot
+                    metrics.UPDATES.labels(PLATFORM, "error").inc()
                     # Exception texts may quote SQL parameters (names, SNILS): only the type and
                     # the place at ERROR, the whole traceback at DEBUG.
                     frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
@@ -151,7 +154,7 @@ class VkAdapter:
         if inp.kind == "button" and (page := kb.parse_page_action(inp.action)):
             await self.show_page(user, peer_id, page, cause, edit_cmid=None)
             return
-        reply = await self.ctx.dialogs.handle(PLATFORM, user, inp)
+        reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, inp))
         await self.deliver(user, peer_id, reply, cause)
 
     def input_from_message(self, user: str, message: dict[str, Any]) -> Input | None:
@@ -187,7 +190,7 @@ class VkAdapter:
             if page := kb.parse_page_action(action):
                 await self.show_page(user, peer_id, page, cause, edit_cmid=cmid)
                 return
-            reply = await self.ctx.dialogs.handle(PLATFORM, user, Input.press(action))
+            reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, Input.press(action)))
             notice = reply.notice
             await self.deliver(user, peer_id, reply, cause, edit_cmid=cmid)
         finally:

@@ -21,6 +21,7 @@ from vk_api import VkApiGroup
 from vk_api.bot_longpoll import VkBotLongPoll
 from vk_api.exceptions import ApiError, ApiHttpError
 
+from bot import metrics
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 
 log = logging.getLogger("bot.vk")
@@ -160,6 +161,7 @@ class VkClient:
             # Never the message text or names: just what failed.
             log.warning("VK %s failed: %s (attempt %d/%d)", method, type(last).__name__, attempt + 1, attempts)
             if isinstance(last, RetryLater):
+                metrics.RATE_LIMITED.labels("vk").inc()
                 delay = last.seconds
             elif isinstance(last, TransientError):
                 delay = self.backoff * (2 ** attempt)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from bot import metrics
 from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientError
 from bot.dialogs.screen import Screen
 from bot.jobs import screens
@@ -137,6 +138,7 @@ class Deliverer:
                 await sender.send(unit.user_id, screen)
             except RetryLater as exc:
                 report.throttled += 1
+                metrics.SENDS.labels(unit.platform, "throttled").inc()
                 log.info("%s asked to wait %.1fs (parent %d)", unit.platform, exc.seconds, unit.parent_id)
                 pacer.pause(min(exc.seconds, MAX_PAUSE_SECONDS))
                 if exc.seconds > MAX_PAUSE_SECONDS:
@@ -147,6 +149,7 @@ class Deliverer:
                     await outbox.mark_unreachable(session, unit.parent_id, self.clock)
                     await outbox.mark_failed(session, unit, "blocked", self.clock)
                 report.blocked += 1
+                metrics.SENDS.labels(unit.platform, "blocked").inc()
                 report.failed += 1
                 log.info("parent %d blocked the bot on %s: alerts paused", unit.parent_id, unit.platform)
                 return True
@@ -157,6 +160,7 @@ class Deliverer:
                 async with self.db.write() as session:
                     await outbox.mark_failed(session, unit, f"error: {exc}", self.clock)
                 report.failed += 1
+                metrics.SENDS.labels(unit.platform, "failed").inc()
                 log.warning("alert to parent %d failed for good: %s", unit.parent_id, type(exc).__name__)
                 return True
             except Exception as exc:  # noqa: BLE001 - an unknown failure is retried, bounded
@@ -164,6 +168,7 @@ class Deliverer:
                 return True
             await outbox.record_sent(self.db, unit, self.clock)
             report.sent += 1
+            metrics.SENDS.labels(unit.platform, "sent").inc()
             return True
         return True  # still throttled: the rows stay pending, the next run tries again
 
@@ -174,5 +179,6 @@ class Deliverer:
             report.retried += 1
         else:
             report.failed += 1
+        metrics.SENDS.labels(unit.platform, "retry" if again else "failed").inc()
         log.info("alert to parent %d: %s (%s)", unit.parent_id, reason.split(":")[0],
                  "will retry" if again else "gave up")

@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot import metrics
 from bot.jobs import tasks
 from bot.jobs.delivery import Deliverer
 from bot.runtime import AppContext
@@ -49,12 +50,14 @@ class Jobs:
                 self.running.add(task)
             try:
                 await job()
+                metrics.JOB_RUNS.labels(name, "ok").inc()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a job failing must not stop the scheduler
                 # The type and where only: messages and SQL parameters may hold personal data.
                 where = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)[-4:]))
                 log.error("job %s failed: %s\n%s", name, type(exc).__name__, where)
+                metrics.JOB_RUNS.labels(name, "failed").inc()
             finally:
                 if task is not None:
                     self.running.discard(task)

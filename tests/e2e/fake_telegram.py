@@ -16,10 +16,19 @@ Test side:
     fake.block(chat_id) / fake.throttle(chat_id, retry_after=3, times=2)
     await fake.close()
 Every call is recorded in `fake.calls` (method, params, chat, status).
+
+Webhook mode, as Telegram does it: once the bot called setWebhook (its arguments kept in
+`fake.webhooks`), getUpdates answers 409 and every pushed update is POSTed to the URL with
+the header X-Telegram-Bot-Api-Secret-Token, in order, until it is answered 2xx (a non-2xx
+answer, a timeout or a refused connection: sent again after a pause). Each delivery is
+recorded in `fake.deliveries` with how many writes the chat had seen when it was POSTed and
+when its answer came. A test may also POST anything itself: `await fake.post_webhook(update,
+secret=…)`; `fake.new_message_update(user, text)` makes an update without queueing it.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import socket
@@ -28,6 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-server"
@@ -37,6 +47,9 @@ MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_POLL_SECONDS = 10.0
+WEBHOOK_TIMEOUT = 20.0           # a webhook request not answered within this is sent again
+WEBHOOK_RETRY_PAUSES = (0.1, 0.2, 0.5, 1.0)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup "
                 "are exactly the same as a current content and reply markup of the message")
@@ -85,6 +98,16 @@ class StoredMessage:
 
 
 @dataclass
+class Delivery:
+    """One POST of an update to the bot's webhook."""
+    update_id: int
+    chat_id: int | None
+    status: int | None              # None: timed out or the connection failed
+    writes_before: int              # successful writes to the chat when the update was POSTed …
+    writes_after: int = 0           # … and when its answer came
+
+
+@dataclass
 class Failure:
     code: int
     description: str
@@ -104,6 +127,7 @@ class FakeTelegram:
         self.texts_sent: list[tuple[int, str]] = []                # every text the bot sent or edited in
         self.photos: list[tuple[int, bytes, str]] = []             # (chat, PNG bytes, caption) of sendPhoto
         self.failures: dict[int, list[Failure]] = {}
+        self.delays: dict[int, float] = {}                          # chat → seconds each write waits
         self._next_update = 1
         self._next_message: dict[int, int] = {}
         self._seq = itertools.count(1)
@@ -112,6 +136,10 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.webhooks: list[dict[str, Any]] = []                   # every setWebhook's arguments
+        self.webhook: dict[str, Any] | None = None                 # the one in force
+        self.deliveries: list[Delivery] = []
+        self._delivering: asyncio.Task[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------
     @property
@@ -135,6 +163,10 @@ class FakeTelegram:
     async def close(self) -> None:
         self._closing = True
         await self._notify()
+        if self._delivering is not None:
+            self._delivering.cancel()
+            with contextlib.suppress(BaseException):
+                await self._delivering
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -153,12 +185,21 @@ class FakeTelegram:
     def _chat(self, user_id: int) -> dict[str, Any]:
         return {"id": user_id, "type": "private", "first_name": f"Parent{user_id}"}
 
-    def _push_update(self, payload: dict[str, Any]) -> int:
+    def _new_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         update_id = self._next_update
         self._next_update += 1
-        self.updates.append({"update_id": update_id, **payload})
+        return {"update_id": update_id, **payload}
+
+    def _push_update(self, payload: dict[str, Any]) -> int:
+        update = self._new_update(payload)
+        self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
-        return update_id
+        return update["update_id"]
+
+    def new_message_update(self, user_id: int, text: str) -> dict[str, Any]:
+        """An update of the parent typing `text`, not queued: for a test to POST itself."""
+        message = self._store(user_id, from_bot=False, text=text, reply_markup=None)
+        return self._new_update({"message": self._message_json(message)})
 
     def push_message(self, user_id: int, text: str) -> int:
         """The parent types `text`; returns the update id."""
@@ -299,11 +340,60 @@ class FakeTelegram:
         self.failures.setdefault(chat_id, []).append(
             Failure(code, description, None, frozenset(methods) if methods else None, times))
 
+    def slow_down(self, chat_id: int, seconds: float) -> None:
+        """Every write to the chat takes `seconds` before it is done (0: no more)."""
+        self.delays[chat_id] = seconds
+
     def clear_failures(self, chat_id: int | None = None) -> None:
         if chat_id is None:
             self.failures.clear()
         else:
             self.failures.pop(chat_id, None)
+
+    # --- webhook mode ---------------------------------------------------------
+    def writes_to(self, chat_id: int | None) -> int:
+        """Successful writes to a chat so far (messages sent or edited, presses answered)."""
+        return sum(1 for c in self.calls if c.chat_id == chat_id and c.status == 200
+                   and (c.method in _WRITES or c.method == "answerCallbackQuery"))
+
+    async def post_webhook(self, update: dict[str, Any], *, secret: str | None = None,
+                           timeout: float = WEBHOOK_TIMEOUT) -> Delivery:
+        """POST one update to the webhook in force (the secret: `secret`, or none if None),
+        recorded in `deliveries`."""
+        assert self.webhook is not None, "the bot has not called setWebhook"
+        chat = _chat_of(update)
+        delivery = Delivery(update["update_id"], chat, None, self.writes_to(chat))
+        self.deliveries.append(delivery)
+        headers = {} if secret is None else {SECRET_HEADER: secret}
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+                async with session.post(self.webhook["url"], json=update, headers=headers) as response:
+                    await response.read()
+                    delivery.status = response.status
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
+            delivery.status = None
+        delivery.writes_after = self.writes_to(chat)
+        await self._notify()
+        return delivery
+
+    async def _deliver_updates(self) -> None:
+        """Telegram's side of a webhook: the queued updates, in order, each until answered 2xx."""
+        failures = 0
+        while not self._closing:
+            if self.webhook is None or not self.updates:
+                async with self._changed:
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), timeout=0.5)
+                continue
+            update = self.updates[0]
+            delivery = await self.post_webhook(update, secret=self.webhook.get("secret_token"))
+            if delivery.status is not None and 200 <= delivery.status < 300:
+                failures = 0
+                if self.updates and self.updates[0] is update:
+                    self.updates.pop(0)
+                continue
+            await asyncio.sleep(WEBHOOK_RETRY_PAUSES[min(failures, len(WEBHOOK_RETRY_PAUSES) - 1)])
+            failures += 1
 
     # --- the HTTP side -------------------------------------------------------
     async def _notify(self) -> None:
@@ -350,6 +440,8 @@ class FakeTelegram:
             handler = getattr(self, f"_m_{method.lower()}", None)
             if handler is None:
                 raise ApiError(404, "Not Found")
+            if call.chat_id in self.delays and method in _WRITES:
+                await asyncio.sleep(self.delays[call.chat_id])
             self._maybe_fail(method, call.chat_id)
             result = await (handler(call.params, call.files) if method == "sendPhoto" else handler(call.params))
         except ApiError as exc:
@@ -444,10 +536,29 @@ class FakeTelegram:
         return BOT_USER
 
     async def _m_deletewebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = None
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self.updates.clear()
+        return True
+
+    async def _m_setwebhook(self, params: dict[str, Any]) -> Any:
+        url = params.get("url")
+        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = params.get("secret_token")
+        if secret is not None and not (1 <= len(str(secret)) <= 256):
+            raise ApiError(400, "Bad Request: secret token is invalid")
+        self.webhooks.append(dict(params))
+        self.webhook = dict(params)
+        if str(params.get("drop_pending_updates", "")).lower() == "true":
+            self.updates.clear()
+        if self._delivering is None:
+            self._delivering = asyncio.get_running_loop().create_task(self._deliver_updates())
         return True
 
     async def _m_getwebhookinfo(self, params: dict[str, Any]) -> Any:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self.updates)}
+        return {"url": (self.webhook or {}).get("url", ""), "has_custom_certificate": False,
+                "pending_update_count": len(self.updates)}
 
     async def _m_setmycommands(self, params: dict[str, Any]) -> Any:
         commands = params.get("commands")
@@ -467,6 +578,9 @@ class FakeTelegram:
         return self.commands
 
     async def _m_getupdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
+                                "use deleteWebhook to delete the webhook first")
         offset = _int_or_none(params.get("offset")) or 0
         limit = min(max(_int_or_none(params.get("limit")) or 100, 1), 100)
         timeout = min(max(float(params.get("timeout") or 0), 0.0), MAX_POLL_SECONDS)
@@ -564,6 +678,11 @@ class FakeTelegram:
 
 _WRITES = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessage",
                      "sendChatAction", "sendPhoto", "sendDocument"})
+
+
+def _chat_of(update: dict[str, Any]) -> int | None:
+    event = update.get("message") or update.get("callback_query") or {}
+    return _int_or_none((event.get("from") or {}).get("id"))
 
 
 def _int_or_none(value: Any) -> int | None:
