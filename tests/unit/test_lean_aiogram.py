@@ -68,3 +68,18 @@ def test_without_the_call_at_start_aiogram_is_imported_the_plain_way():
              "print('ok')")
     done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_if_the_lazy_import_fails_aiogram_is_imported_the_plain_way():
+    check = ("import bot.lean_aiogram as lean\n"
+             "def broken():\n"
+             "    import aiogram  # half-imported, then a failure, as a future pydantic might cause\n"
+             "    raise TypeError('model_rebuild changed')\n"
+             "lean.defer_schemas = broken\n"
+             "assert lean.start() is False\n"
+             "from aiogram.types import Update\n"
+             "assert Update.model_validate({'update_id': 1}).update_id == 1\n"
+             "print('ok')")
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"
