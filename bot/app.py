@@ -37,6 +37,17 @@ Serve = Callable[[AppContext, asyncio.Event], Awaitable[None]]
 
 
 def run(settings: Settings) -> int:
+    from bot.process_lock import AlreadyRunning, single_process
+
+    try:
+        with single_process(settings.database_url):
+            return _run_alone(settings)
+    except AlreadyRunning as refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 1
+
+
+def _run_alone(settings: Settings) -> int:
     if not platforms(settings):
         with logfile.to_file(settings) as path:  # before the event loop logs its first line
             print(CONNECT_HINT, flush=True)
@@ -141,6 +152,7 @@ async def stop_scheduler(handle: Any) -> None:
 async def _run(settings: Settings) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    _warn_without_redis(settings)
     ctx = await _context(settings)
     scheduler = None
     try:
@@ -156,6 +168,19 @@ async def _run(settings: Settings) -> int:
     finally:
         await stop_scheduler(scheduler)
         await ctx.db.dispose()
+        await _close_shared()
+
+
+async def _close_shared() -> None:
+    from bot import shared
+
+    await shared.close_clients()
+
+
+def _warn_without_redis(settings: Settings) -> None:
+    if not settings.redis_url.strip() and not settings.database_url.startswith("sqlite"):
+        log.warning("REDIS_URL is empty: fine for one process; several processes on this PostgreSQL "
+                    "database each keep the platforms' pace on their own (set REDIS_URL to share it)")
 
 
 async def _terminal(settings: Settings) -> int:
@@ -176,6 +201,7 @@ async def _terminal(settings: Settings) -> int:
     finally:
         await stop_scheduler(scheduler)
         await ctx.db.dispose()
+        await _close_shared()
 
 
 async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: asyncio.Event) -> int:
