@@ -12,6 +12,8 @@ comes (a slow pace, a platform's pause). Failures (bot/delivery.py):
   TransientError  attempts counted, retried later with bounded exponential backoff,
                 failed after MAX_ATTEMPTS;
   other         failed at once (a bad request does not get better by repeating it).
+With several processes on PostgreSQL each message's rows are claimed first
+(core/outbox_claims.py): a message another process claimed is skipped.
 Logs name parent ids and counts only, never texts, names or SNILS.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientEr
 from bot.dialogs.screen import Screen
 from bot.jobs import screens
 from bot.jobs.pacing import Pacer
-from core import outbox
+from core import outbox, outbox_claims
 from core.clock import Clock
 from core.db import Database
 
@@ -130,6 +132,8 @@ class Deliverer:
         sender = self.senders.get(unit.platform)
         if sender is None:
             return False
+        if not await outbox_claims.claim(self.db, unit, self.clock):
+            return True   # another process is sending it
         pacer = self.pacer(unit.platform)
         for _ in range(RETRY_LATER_TIMES):
             await pacer.wait(unit.user_id)
@@ -140,6 +144,7 @@ class Deliverer:
                 log.info("%s asked to wait %.1fs (parent %d)", unit.platform, exc.seconds, unit.parent_id)
                 pacer.pause(min(exc.seconds, MAX_PAUSE_SECONDS))
                 if exc.seconds > MAX_PAUSE_SECONDS:
+                    await outbox_claims.give_back(self.db, unit, self.clock.now())
                     return False
                 continue
             except Blocked:
@@ -165,6 +170,7 @@ class Deliverer:
             await outbox.record_sent(self.db, unit, self.clock)
             report.sent += 1
             return True
+        await outbox_claims.give_back(self.db, unit, self.clock.now())
         return True  # still throttled: the rows stay pending, the next run tries again
 
     async def _retry(self, unit: outbox.Unit, reason: str, report: DeliveryReport) -> None:
