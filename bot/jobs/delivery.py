@@ -23,6 +23,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientError
 from bot.dialogs.screen import Screen
@@ -61,19 +62,22 @@ class Deliverer:
 
     def __init__(self, db: Database, clock: Clock, senders: dict[str, Sender], *,
                  pacers: dict[str, Pacer] | None = None,
+                 make_pacer: Callable[[str], Any] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.db = db
         self.clock = clock
         self.senders = senders  # looked up on every run: adapters register theirs late
         self.pacers: dict[str, Pacer] = dict(pacers or {})
+        self.make_pacer = make_pacer  # a platform's shared pace (Redis), or None: in memory
         self._monotonic = monotonic
         self._sleep = sleep
         self.stopping = False  # set on shutdown: finish the message in flight, take no more
 
     def pacer(self, platform: str) -> Pacer:
         if platform not in self.pacers:
-            self.pacers[platform] = Pacer.for_platform(platform, clock=self._monotonic, sleep=self._sleep)
+            shared = self.make_pacer(platform) if self.make_pacer is not None else None
+            self.pacers[platform] = shared or Pacer.for_platform(platform, clock=self._monotonic, sleep=self._sleep)
         return self.pacers[platform]
 
     async def run(self, max_seconds: float = 600.0) -> DeliveryReport:

@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.jobs import tasks
+from bot.jobs import shared_pacing, tasks
 from bot.jobs.delivery import Deliverer
 from bot.jobs.leader import Leader, lease_for
 from bot.runtime import AppContext
@@ -31,6 +31,8 @@ log = logging.getLogger("bot.jobs.scheduler")
 
 STOP_GRACE_SECONDS = 5.0   # a message in flight may finish and be marked sent
 HOLD_EXPIRY_SECONDS = 300  # a seat held 24 hours passes on within 5 minutes of running out
+# Platforms whose adapter counts every API call in the shared pace itself (VK's client).
+GATED_BY_ADAPTER = {"vk"}
 PRUNE_SECONDS = 3600       # handled update ids older than two days are forgotten hourly
 
 
@@ -39,7 +41,7 @@ class Jobs:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.deliverer = Deliverer(ctx.db, ctx.clock, ctx.senders)
+        self.deliverer = Deliverer(ctx.db, ctx.clock, ctx.senders, make_pacer=shared_pace(ctx))
         self.scheduler = AsyncIOScheduler(timezone=ctx.clock.tz)
         self.running: set[asyncio.Task[Any]] = set()
         self.stopping = False
@@ -115,6 +117,34 @@ class Jobs:
             task.cancel()
         if late:
             await asyncio.wait(late, timeout=2)
+
+
+async def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
+    """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
+    in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
+    if not ctx.settings.redis_url.strip():
+        return None
+
+    def make(platform: str) -> Any:
+        pacer = shared_pacing.shared_pacer(ctx.settings, platform)
+        if pacer is not None and platform in GATED_BY_ADAPTER:
+            return shared_pacing.AlertGate(pacer)
+        return pacer
+    return make
+
+
+def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
+    """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
+    in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
+    if not ctx.settings.redis_url.strip():
+        return None
+
+    def make(platform: str) -> Any:
+        pacer = shared_pacing.shared_pacer(ctx.settings, platform)
+        if pacer is not None and platform in GATED_BY_ADAPTER:
+            return shared_pacing.AlertGate(pacer)
+        return pacer
+    return make
 
 
 async def start(ctx: AppContext) -> Jobs:
