@@ -187,6 +187,14 @@ async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:
         return Reply(screens=[_error_screen()])
 
 
+async def _replied(dialogs: Any, user_id: int, inp: Input) -> None:
+    """The answer went out: a copy of this update delivered again gets none (issue 15)."""
+    try:
+        await dialogs.replied(PLATFORM, str(user_id), inp.event_id)
+    except Exception as exc:  # noqa: BLE001 - a copy would only see its screen again
+        log.warning("marking an update answered failed: %s", type(exc).__name__)
+
+
 # --- handlers ----------------------------------------------------------------
 # Private chats only: in a group, a SNILS typed to the bot would be read by everyone.
 # An async function, not a magic filter (F.chat.type == …): aiogram runs a synchronous filter
@@ -203,6 +211,7 @@ async def on_message(message: Message, bot: Bot, dialogs: Any) -> None:
     reply = await _ask(dialogs, message.from_user.id, inp)
     for screen in reply.screens:
         await send_screen(bot, message.chat.id, screen, patient=True)
+    await _replied(dialogs, message.from_user.id, inp)
 
 
 @router.callback_query()
@@ -218,6 +227,7 @@ async def on_callback(callback: CallbackQuery, bot: Bot, dialogs: Any) -> None:
             await replace_screen(bot, message, screens.pop(0))
         for screen in screens:
             await send_screen(bot, callback.from_user.id, screen, patient=True)
+        await _replied(dialogs, callback.from_user.id, inp)
     finally:
         # Always answered, so the button stops spinning even if sending failed.
         try:

@@ -24,6 +24,10 @@ class ScriptedDialogs:
     def __init__(self, *replies: Reply | Exception) -> None:
         self.replies = list(replies)
         self.inputs: list[tuple[str, str, Input]] = []
+        self.answered: list[tuple[str, str, str]] = []
+
+    async def replied(self, platform: str, user_id: str, event_id: str) -> None:
+        self.answered.append((platform, user_id, event_id))
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         self.inputs.append((platform, user_id, inp))
@@ -99,6 +103,8 @@ async def test_text_message_goes_to_the_dialogs_and_every_screen_is_a_new_messag
     await feed(fake, bot, dialogs)
     platform, user_id, inp = dialogs.inputs[0]
     assert (platform, user_id, inp.kind, inp.command, inp.text) == ("telegram", str(USER), "command", "find", "робот")
+    # Once both screens went out, the update is marked answered (a copy then gets nothing).
+    assert dialogs.answered == [("telegram", str(USER), inp.event_id)]
     assert [m.text for m in fake.chat(USER)] == ["Здравствуйте!", "Главное меню"]
     assert fake.view(USER).buttons == [[("Найти кружок", "find"), ("Мои дети", "children")], [("Баланс", "balance")]]
 
