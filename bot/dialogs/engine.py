@@ -8,6 +8,7 @@ short apology and the main menu.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import traceback
@@ -119,7 +120,8 @@ class Dialogs:
         self.db = db
         self.clock = clock
         self.settings = settings
-        self.reply_marks = handled_updates.ReplyMarks()  # SQLite: written with the next unit
+        self.reply_marks = handled_updates.ReplyMarks()  # SQLite: written in batches
+        self._marks_flush: asyncio.Task[None] | None = None
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         platform, user_id = str(platform), str(user_id)
@@ -150,12 +152,27 @@ class Dialogs:
             return
         platform, user_id, event_id = str(platform), str(user_id), str(event_id)
         if self.db.sqlite:
+            # Batched: one write unit of work for the marks of every reply sent meanwhile,
+            # within milliseconds (or with the next update's unit, whichever comes first).
             self.reply_marks.add(platform, user_id, event_id)
+            if self._marks_flush is None or self._marks_flush.done():
+                self._marks_flush = asyncio.create_task(self._flush_marks())
             return
         try:
             await handled_updates.mark_replied_now(self.db.engine, platform, user_id, event_id)
         except Exception as exc:  # noqa: BLE001 - a lost mark only re-shows a screen to a copy
             log.warning("dialog: marking a reply sent failed: %s", type(exc).__name__)
+
+    async def _flush_marks(self) -> None:
+        await asyncio.sleep(0)   # let the replies finishing now join this batch
+        if not self.reply_marks.waiting:
+            return   # an update's unit of work wrote them already
+        try:
+            async with self.db.write() as session:
+                # Taken once this unit holds the writer's turn: no unit sees them in neither place.
+                await handled_updates.mark_replied(session, self.reply_marks.take())
+        except Exception as exc:  # noqa: BLE001 - a lost mark only re-shows a screen to a copy
+            log.warning("dialog: marking replies sent failed: %s", type(exc).__name__)
 
     async def current(self, platform: str, user_id: str) -> Reply | None:
         """The screen the parent is on, from their stored state, which stays as it is (a
