@@ -196,12 +196,24 @@ class Dialogs:
         return None
 
     async def _handle_once(self, platform: str, user_id: str, inp: Input) -> Reply:
+        marks: list[tuple[str, str, str]] = []
+        try:
+            return await self._handle_in_unit(platform, user_id, inp, marks)
+        except BaseException:
+            if marks:   # rolled back with the unit: written by the next one
+                self.reply_marks.waiting[:0] = marks
+            raise
+
+    async def _handle_in_unit(self, platform: str, user_id: str, inp: Input,
+                              marks: list[tuple[str, str, str]]) -> Reply:
         event_id = inp.event_id[:64]
         async with self.db.write() as session:
             # One parent at a time, across processes too; then whether a copy was handled.
             await handled_updates.serialise_parent(session, platform, user_id)
             if self.reply_marks.waiting:
-                await handled_updates.mark_replied(session, self.reply_marks.take())
+                # Replies sent meanwhile, written with this unit (SQLite): given back if it fails.
+                marks.extend(self.reply_marks.take())
+                await handled_updates.mark_replied(session, marks)
             if event_id:
                 answered = await handled_updates.seen(session, platform, user_id, event_id)
                 if answered:
