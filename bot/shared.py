@@ -13,7 +13,7 @@ from bot.config import Settings
 
 REDIS_TIMEOUT = 5.0   # seconds for connecting and for each command
 
-_CLIENTS: dict[str, Any] = {}
+_CLIENTS: dict[tuple[str, int], Any] = {}   # (url, id of the event loop) → client
 
 
 def prefix(settings: Settings) -> str:
@@ -22,24 +22,35 @@ def prefix(settings: Settings) -> str:
 
 
 def redis_client(settings: Settings) -> Any | None:
-    """The process's redis.asyncio client for REDIS_URL (None without it); one per URL."""
+    """The process's redis.asyncio client for REDIS_URL (None without it): one per URL and
+    event loop (a client's connections belong to the loop that opened them)."""
+    import asyncio
+
     url = settings.redis_url.strip()
     if not url:
         return None
-    client = _CLIENTS.get(url)
+    try:
+        loop = id(asyncio.get_running_loop())
+    except RuntimeError:   # built before the loop runs (its first command then binds it)
+        loop = 0
+    key = (url, loop)
+    client = _CLIENTS.get(key)
     if client is None:
         from redis.asyncio import Redis
 
         client = Redis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT)
-        _CLIENTS[url] = client
+        _CLIENTS[key] = client
     return client
 
 
 async def close_clients() -> None:
-    """At the end of the process (each client's connections belong to its event loop)."""
-    clients = list(_CLIENTS.values())
-    _CLIENTS.clear()
-    for client in clients:
+    """At the end of the event loop: its clients' connections closed."""
+    import asyncio
+
+    loop = id(asyncio.get_running_loop())
+    mine = [key for key in _CLIENTS if key[1] == loop]
+    for key in mine:
+        client = _CLIENTS.pop(key)
         try:
             await client.aclose()
         except Exception:  # noqa: BLE001 - closing anyway

@@ -237,3 +237,35 @@ def test_postgres_takes_no_lock_file(tmp_path):
 
     with single_process(PG_URL) as path:
         assert path is None
+
+
+# --- the scheduler: two processes, one runs the jobs ----------------------------------------------
+
+@pytest.mark.redis
+async def test_of_two_schedulers_sharing_redis_one_runs_the_jobs_and_the_other_takes_over(redis, db, tmp_path):
+    import datetime as dt
+
+    from bot import shared
+    from bot.config import Settings
+    from bot.jobs import scheduler
+    from bot.runtime import AppContext
+    from core.clock import FixedClock
+
+    _client, _prefix = redis
+    clock = FixedClock(dt.datetime(2026, 11, 21, 12, 0))
+    # A database URL of this test's own: the processes' shared key prefix derives from it.
+    settings = Settings(_env_file=None, redis_url=REDIS_URL, notify_interval_seconds=3600,
+                        database_url=f"sqlite+aiosqlite:///{tmp_path}/shared-{uuid.uuid4().hex}.sqlite3")
+    first = await scheduler.start(AppContext(settings=settings, db=db, clock=clock, dialogs=None))
+    second = await scheduler.start(AppContext(settings=settings, db=db, clock=clock, dialogs=None))
+    try:
+        assert (first.leader.held, second.leader.held) == (True, False)
+        assert second.scheduler.get_job("catch-up") is None     # only the holder catches up
+        await first.shutdown()                                  # gives the lock up at once
+        assert await second.leader.step()
+    finally:
+        await second.shutdown()
+        keys = [key async for key in _client.scan_iter(match=f"{shared.prefix(settings)}*")]
+        if keys:
+            await _client.delete(*keys)
+        await shared.close_clients()
