@@ -41,6 +41,17 @@ def run(settings: Settings) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr, flush=True)
         return 2
+    from bot.process_lock import AlreadyRunning, single_process
+
+    try:
+        with single_process(settings.database_url):
+            return _run_alone(settings)
+    except AlreadyRunning as refused:
+        print(refused, file=sys.stderr, flush=True)
+        return 1
+
+
+def _run_alone(settings: Settings) -> int:
     if settings.telegram_enabled:
         from bot import lean_aiogram
 
@@ -151,6 +162,7 @@ async def _run(settings: Settings) -> int:
 
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    _warn_without_redis(settings)
     ctx = await _context(settings)
     scheduler = None
     http: Any = None
@@ -185,6 +197,19 @@ async def _run(settings: Settings) -> int:
             if http is not None:
                 await http.stop()
         await ctx.db.dispose()
+        await _close_shared()
+
+
+async def _close_shared() -> None:
+    from bot import shared
+
+    await shared.close_clients()
+
+
+def _warn_without_redis(settings: Settings) -> None:
+    if not settings.redis_url.strip() and not settings.database_url.startswith("sqlite"):
+        log.warning("REDIS_URL is empty: fine for one process; several processes on this PostgreSQL "
+                    "database each keep the platforms' pace on their own (set REDIS_URL to share it)")
 
 
 async def _stop_server_and_jobs(stop: asyncio.Event, http: Any, scheduler: Any) -> None:
@@ -218,6 +243,7 @@ async def _terminal(settings: Settings) -> int:
     finally:
         await stop_scheduler(scheduler)
         await ctx.db.dispose()
+        await _close_shared()
 
 
 async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: asyncio.Event) -> int:

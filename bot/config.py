@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     vk_group_token: SecretStr = SecretStr("")
     vk_group_id: str = ""
     vk_api_url: str = VK_OFFICIAL_API
+    # Set: VK through the Callback API at POST /vk/callback (bot/handlers/vk_callback.py)
+    # instead of Bots Long Poll; every request must carry it as `secret`.
+    vk_callback_secret: SecretStr = SecretStr("")
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = ""
     notify_interval_seconds: int = Field(300, ge=1)

@@ -513,3 +513,17 @@ class DialogState(Base):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict] = mapped_column(JSON, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+@not_durable  # written in the same transaction as the update's effects: as durable as they are
+class HandledUpdate(Base):
+    """A platform event (a message, a press, a webhook update) whose effects were committed,
+    so that a copy delivered again — by another process, or after a crash — changes nothing.
+    `replied`: the answer went out too (a copy then gets no answer at all)."""
+    __tablename__ = "handled_updates"
+    __table_args__ = (Index("ix_handled_updates_handled_at", "handled_at"),)
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    replied: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    handled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

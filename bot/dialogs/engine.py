@@ -8,6 +8,7 @@ short apology and the main menu.
 """
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import traceback
@@ -30,6 +31,7 @@ from bot.dialogs.state import (
     as_reply,
     with_prefix,
 )
+from core import handled_updates
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError
@@ -54,8 +56,6 @@ log = logging.getLogger("bot.dialogs")
 ATTEMPTS = 2
 # Typed text longer than this is refused before any step sees it.
 MAX_TEXT = 1000
-# The state key remembering the last handled platform event (see Input.event_id).
-LAST_EVENT = "last_event"
 # VK's "Начать" button and its plain-word equivalents open /start.
 START_WORDS = {"начать", "start", "старт"}
 # Screens a parent may be on before consenting (a refusal there re-shows them).
@@ -120,6 +120,8 @@ class Dialogs:
         self.db = db
         self.clock = clock
         self.settings = settings
+        self.reply_marks = handled_updates.ReplyMarks()  # SQLite: written in batches
+        self._marks_flush: asyncio.Task[None] | None = None
 
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
         platform, user_id = str(platform), str(user_id)
@@ -146,7 +148,31 @@ class Dialogs:
         copy of the event delivered again later (a webhook re-sent, a poll after a crash) is
         answered with nothing, while a copy of an event whose reply never went out gets the
         current screen. (Issue 15: each update handled once across processes.)"""
-        return None
+        if not event_id:
+            return
+        platform, user_id, event_id = str(platform), str(user_id), str(event_id)
+        if self.db.sqlite:
+            # Batched: one write unit of work for the marks of every reply sent meanwhile,
+            # within milliseconds (or with the next update's unit, whichever comes first).
+            self.reply_marks.add(platform, user_id, event_id)
+            if self._marks_flush is None or self._marks_flush.done():
+                self._marks_flush = asyncio.create_task(self._flush_marks())
+            return
+        try:
+            await handled_updates.mark_replied_now(self.db.engine, platform, user_id, event_id)
+        except Exception as exc:  # noqa: BLE001 - a lost mark only re-shows a screen to a copy
+            log.warning("dialog: marking a reply sent failed: %s", type(exc).__name__)
+
+    async def _flush_marks(self) -> None:
+        await asyncio.sleep(0)   # let the replies finishing now join this batch
+        if not self.reply_marks.waiting:
+            return   # an update's unit of work wrote them already
+        try:
+            async with self.db.write() as session:
+                # Taken once this unit holds the writer's turn: no unit sees them in neither place.
+                await handled_updates.mark_replied(session, self.reply_marks.take())
+        except Exception as exc:  # noqa: BLE001 - a lost mark only re-shows a screen to a copy
+            log.warning("dialog: marking replies sent failed: %s", type(exc).__name__)
 
     async def current(self, platform: str, user_id: str) -> Reply | None:
         """The screen the parent is on, from their stored state, which stays as it is (a
@@ -170,17 +196,38 @@ class Dialogs:
         return None
 
     async def _handle_once(self, platform: str, user_id: str, inp: Input) -> Reply:
+        marks: list[tuple[str, str, str]] = []
+        try:
+            return await self._handle_in_unit(platform, user_id, inp, marks)
+        except BaseException:
+            if marks:   # rolled back with the unit: written by the next one
+                self.reply_marks.waiting[:0] = marks
+            raise
+
+    async def _handle_in_unit(self, platform: str, user_id: str, inp: Input,
+                              marks: list[tuple[str, str, str]]) -> Reply:
+        event_id = inp.event_id[:64]
         async with self.db.write() as session:
+            # One parent at a time, across processes too; then whether a copy was handled.
+            await handled_updates.serialise_parent(session, platform, user_id)
+            if self.reply_marks.waiting:
+                # Replies sent meanwhile, written with this unit (SQLite): given back if it fails.
+                marks.extend(self.reply_marks.take())
+                await handled_updates.mark_replied(session, marks)
+            if event_id:
+                answered = await handled_updates.seen(session, platform, user_id, event_id)
+                if answered:
+                    return Reply([])   # handled and answered: a copy gets nothing
             parent, row = await load_parent_and_state(session, platform, user_id)
             ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
                       platform=platform, user_id=user_id, state=copy.deepcopy(row or {}))
             ctx.set_parent(parent)
-            if inp.event_id and ctx.state.get(LAST_EVENT) == inp.event_id:
-                # Re-delivered after a crash: it was handled and committed already.
+            if event_id and answered is False:
+                # Handled and committed, its answer lost (a crash): the screen it left.
                 return Reply([await ctx.render_current()])
             reply = await self._dispatch(ctx, inp)
-            if inp.event_id:
-                ctx.state[LAST_EVENT] = inp.event_id
+            if event_id:
+                await handled_updates.record(session, platform, user_id, event_id, self.clock.now())
             if not ctx.drop_state:
                 await self._save(session, row, ctx)
         await self._after_commit(ctx)
@@ -279,6 +326,7 @@ class Dialogs:
         """Reset the parent to the menu (or consent); if even that fails, a bare apology."""
         try:
             async with self.db.write() as session:
+                await handled_updates.serialise_parent(session, platform, user_id)
                 row = await load_state(session, platform, user_id)
                 ctx = Ctx(session=session, clock=self.clock, settings=self.settings,
                           platform=platform, user_id=user_id, state={})

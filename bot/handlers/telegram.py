@@ -57,9 +57,10 @@ async def _ask(dialogs: Any, user_id: int, inp: Input) -> Reply:
 
 async def _replied(dialogs: Any, user_id: int, event_id: str) -> None:
     """The reply went out: a copy of this update delivered again gets nothing (Dialogs.replied)."""
-    replied = getattr(dialogs, "replied", None)
-    if replied is not None:
-        await replied(PLATFORM, str(user_id), event_id)
+    try:
+        await dialogs.replied(PLATFORM, str(user_id), event_id)
+    except Exception as exc:  # noqa: BLE001 - a copy would only see its screen again
+        log.warning("marking an update answered failed: %s", type(exc).__name__)
 
 
 def event_id(update: Update | None, fallback: str) -> str:

@@ -31,6 +31,7 @@ from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import vk_keyboard as kb
 from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id, upload_photo
+from bot.jobs.shared_pacing import SharedLimiter, shared_pacer
 from bot.runtime import AppContext
 from core.models import Parent
 
@@ -154,8 +155,9 @@ class VkAdapter:
         if inp.kind == "button" and (page := kb.parse_page_action(inp.action)):
             await self.show_page(user, peer_id, page, cause, edit_cmid=None)
             return
-        reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, inp))
+        reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, inp.with_event(cause)))
         await self.deliver(user, peer_id, reply, cause)
+        await self.replied(user, cause)
 
     def input_from_message(self, user: str, message: dict[str, Any]) -> Input | None:
         """A typed message or a text-button press as the dialogs' Input."""
@@ -190,11 +192,26 @@ class VkAdapter:
             if page := kb.parse_page_action(action):
                 await self.show_page(user, peer_id, page, cause, edit_cmid=cmid)
                 return
-            reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, Input.press(action)))
+            inp = Input.press(action).with_event(cause)
+            reply = await metrics.step(PLATFORM, self.ctx.dialogs.handle(PLATFORM, user, inp))
             notice = reply.notice
             await self.deliver(user, peer_id, reply, cause, edit_cmid=cmid)
+            await self.replied(user, cause)
         finally:
             await self.answer_press(event_id, user, peer_id, notice)
+
+    async def replied(self, user: str, cause: str) -> None:
+        """The answer went out: a copy of the event delivered again gets none."""
+        try:
+            await self.ctx.dialogs.replied(PLATFORM, user, cause)
+        except Exception as exc:  # noqa: BLE001 - a copy would only see its screen again
+            log.warning("VK: marking an event answered failed: %s", type(exc).__name__)
+
+    async def handle_now(self, raw: dict[str, Any]) -> None:
+        """Handle one event and return once it was (the Callback API answers `ok` then)."""
+        user = _event_user(raw)
+        if user is not None:
+            await self._handle_in_order(user, raw)
 
     async def answer_press(self, event_id: str, user: str, peer_id: int, notice: str | None) -> None:
         params: dict[str, Any] = {"event_id": event_id, "user_id": int(user), "peer_id": peer_id}
@@ -395,7 +412,10 @@ def _adapter_for(ctx: AppContext) -> VkAdapter:
     if entry is None or entry[0] is not ctx:
         settings = ctx.settings
         api = VkApiAt(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
-        entry = (ctx, VkAdapter(ctx, VkClient(api, RateLimiter(20, 1.0))))
+        # With REDIS_URL every process's calls count in one window (bot/jobs/shared_pacing.py).
+        shared = shared_pacer(settings, PLATFORM)
+        limiter = SharedLimiter(shared) if shared is not None else RateLimiter(20, 1.0)
+        entry = (ctx, VkAdapter(ctx, VkClient(api, limiter)))
         _ADAPTERS[id(ctx)] = entry
     return entry[1]
 
@@ -404,10 +424,27 @@ def make_sender(ctx: AppContext) -> VkSender:
     return VkSender(_adapter_for(ctx))
 
 
+async def _serve_callbacks(ctx: AppContext, adapter: VkAdapter, secret: str, stop: asyncio.Event) -> None:
+    """Callback API mode: VK POSTs events to /vk/callback (bot/handlers/vk_callback.py)."""
+    from bot.handlers.vk_callback import PATH, CallbackEndpoint
+
+    ctx.http_routes.append(CallbackEndpoint(adapter, secret).route())   # before the first await
+    log.info("VK: community %s through the Callback API at %s", adapter.group_id, PATH)
+    try:
+        await stop.wait()
+    finally:
+        await adapter.drain(timeout=10)
+        log.info("VK: stopped")
+
+
 async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     """Serve the community's messages until `stop` is set."""
     adapter = _adapter_for(ctx)
     ctx.senders[PLATFORM] = VkSender(adapter)
+    secret = ctx.settings.vk_callback_secret.get_secret_value()
+    if secret:
+        await _serve_callbacks(ctx, adapter, secret, stop)
+        return
     loop = asyncio.get_running_loop()
     stopping = threading.Event()
     thread = threading.Thread(

@@ -12,6 +12,8 @@ comes (a slow pace, a platform's pause). Failures (bot/delivery.py):
   TransientError  attempts counted, retried later with bounded exponential backoff,
                 failed after MAX_ATTEMPTS;
   other         failed at once (a bad request does not get better by repeating it).
+With several processes on PostgreSQL each message's rows are claimed first
+(core/outbox_claims.py): a message another process claimed is skipped.
 Logs name parent ids and counts only, never texts, names or SNILS.
 """
 from __future__ import annotations
@@ -21,13 +23,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot import metrics
 from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientError
 from bot.dialogs.screen import Screen
 from bot.jobs import screens
 from bot.jobs.pacing import Pacer
-from core import outbox
+from core import outbox, outbox_claims
 from core.clock import Clock
 from core.db import Database
 
@@ -60,19 +63,22 @@ class Deliverer:
 
     def __init__(self, db: Database, clock: Clock, senders: dict[str, Sender], *,
                  pacers: dict[str, Pacer] | None = None,
+                 make_pacer: Callable[[str], Any] | None = None,
                  monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.db = db
         self.clock = clock
         self.senders = senders  # looked up on every run: adapters register theirs late
         self.pacers: dict[str, Pacer] = dict(pacers or {})
+        self.make_pacer = make_pacer  # a platform's shared pace (Redis), or None: in memory
         self._monotonic = monotonic
         self._sleep = sleep
         self.stopping = False  # set on shutdown: finish the message in flight, take no more
 
     def pacer(self, platform: str) -> Pacer:
         if platform not in self.pacers:
-            self.pacers[platform] = Pacer.for_platform(platform, clock=self._monotonic, sleep=self._sleep)
+            shared = self.make_pacer(platform) if self.make_pacer is not None else None
+            self.pacers[platform] = shared or Pacer.for_platform(platform, clock=self._monotonic, sleep=self._sleep)
         return self.pacers[platform]
 
     async def run(self, max_seconds: float = 600.0) -> DeliveryReport:
@@ -131,6 +137,8 @@ class Deliverer:
         sender = self.senders.get(unit.platform)
         if sender is None:
             return False
+        if not await outbox_claims.claim(self.db, unit, self.clock):
+            return True   # another process is sending it
         pacer = self.pacer(unit.platform)
         for _ in range(RETRY_LATER_TIMES):
             await pacer.wait(unit.user_id)
@@ -142,6 +150,7 @@ class Deliverer:
                 log.info("%s asked to wait %.1fs (parent %d)", unit.platform, exc.seconds, unit.parent_id)
                 pacer.pause(min(exc.seconds, MAX_PAUSE_SECONDS))
                 if exc.seconds > MAX_PAUSE_SECONDS:
+                    await outbox_claims.give_back(self.db, unit, self.clock.now())
                     return False
                 continue
             except Blocked:
@@ -170,6 +179,7 @@ class Deliverer:
             report.sent += 1
             metrics.SENDS.labels(unit.platform, "sent").inc()
             return True
+        await outbox_claims.give_back(self.db, unit, self.clock.now())
         return True  # still throttled: the rows stay pending, the next run tries again
 
     async def _retry(self, unit: outbox.Unit, reason: str, report: DeliveryReport) -> None:

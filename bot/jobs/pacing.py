@@ -14,6 +14,10 @@ went late (a slow batch, a late wake-up) lets the next ones catch up, so the
 pace sustained is the rate itself, never more than `rate` in any `per` seconds.
 
 The clock and the sleep are injected, so unit tests count instead of waiting.
+
+This is the pace of one process. With REDIS_URL the processes of a deployment count in
+Redis together (bot/jobs/shared_pacing.py), from the same table: a platform added here
+(MAX below) is paced both ways.
 """
 from __future__ import annotations
 
@@ -24,8 +28,13 @@ from collections.abc import Awaitable, Callable
 
 TELEGRAM = {"rate": 25, "per": 1.0, "per_chat": 1.05}
 VK = {"rate": 20, "per": 1.1, "per_chat": 0.0}
+MAX = {"rate": 28, "per": 1.0, "per_chat": 0.0}      # MAX Bot API: about 30 a second
 CONSOLE = {"rate": 50, "per": 1.0, "per_chat": 0.0}  # the terminal chat: our own screen, no API
-LIMITS = {"telegram": TELEGRAM, "vk": VK, "console": CONSOLE}
+LIMITS = {"telegram": TELEGRAM, "vk": VK, "max": MAX, "console": CONSOLE}
+# Slots of each window alerts leave to replies (replies go first): alerts take at most
+# rate - RESERVE sends in a window, replies up to the rate.
+RESERVE = {"telegram": 2, "vk": 2, "max": 3}
+DEFAULT_RESERVE = 2
 MAX_WAITS = 1000  # every wait frees a slot; bounded anyway
 
 

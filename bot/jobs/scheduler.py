@@ -2,8 +2,10 @@
 
 An AsyncIOScheduler with the default in-memory job store and the jobs defined
 here in code; the truth lives in our own tables (JobRun markers, outbox rows),
-so every job is idempotent and nothing needs a persistent job store. At start
-a one-off catch-up runs what the calendar missed while the bot was down, once.
+so every job is idempotent and nothing needs a persistent job store. When this
+process takes the jobs lock (bot/jobs/leader.py: at start, or later when the holder
+died), a one-off catch-up runs what the calendar missed meanwhile, once. Every
+process schedules the jobs; only the lock's holder runs them.
 """
 from __future__ import annotations
 
@@ -21,14 +23,18 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot import metrics
-from bot.jobs import tasks
+from bot.jobs import shared_pacing, tasks
 from bot.jobs.delivery import Deliverer
+from bot.jobs.leader import Leader, lease_for
 from bot.runtime import AppContext
 
 log = logging.getLogger("bot.jobs.scheduler")
 
 STOP_GRACE_SECONDS = 5.0   # a message in flight may finish and be marked sent
 HOLD_EXPIRY_SECONDS = 300  # a seat held 24 hours passes on within 5 minutes of running out
+# Platforms whose adapter counts every API call in the shared pace itself (VK's client).
+GATED_BY_ADAPTER = {"vk"}
+PRUNE_SECONDS = 3600       # handled update ids older than two days are forgotten hourly
 
 
 class Jobs:
@@ -36,15 +42,16 @@ class Jobs:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-        self.deliverer = Deliverer(ctx.db, ctx.clock, ctx.senders)
+        self.deliverer = Deliverer(ctx.db, ctx.clock, ctx.senders, make_pacer=shared_pace(ctx))
         self.scheduler = AsyncIOScheduler(timezone=ctx.clock.tz)
         self.running: set[asyncio.Task[Any]] = set()
         self.stopping = False
+        self.leader = Leader(lease_for(ctx.settings, ctx.db), on_gain=self.catch_up)
 
     def guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
-            if self.stopping:
-                return
+            if self.stopping or not self.leader.held:
+                return   # another process holds the jobs lock
             task = asyncio.current_task()
             if task is not None:
                 self.running.add(task)
@@ -71,8 +78,6 @@ class Jobs:
     def start(self) -> "Jobs":
         ctx, tz = self.ctx, self.ctx.clock.tz
         now = dt.datetime.now(tz)
-        self.add("catch-up", DateTrigger(run_date=now), lambda: tasks.catch_up(ctx.db, ctx.clock),
-                 misfire_grace_time=None)
         self.add("notify", IntervalTrigger(seconds=ctx.settings.notify_interval_seconds, timezone=tz),
                  lambda: tasks.notify(ctx.db, ctx.clock, self.deliverer),
                  next_run_time=now + dt.timedelta(seconds=1), misfire_grace_time=None)
@@ -85,14 +90,24 @@ class Jobs:
         self.add("year-end", CronTrigger(month=12, day=",".join(map(str, tasks.YEAR_END_DAYS)),
                                          hour=10, minute=0, timezone=tz),
                  lambda: tasks.run_year_end(ctx.db, ctx.clock), misfire_grace_time=3600)
+        self.add("prune-handled", IntervalTrigger(seconds=PRUNE_SECONDS, timezone=tz),
+                 lambda: tasks.prune_handled(ctx.db, ctx.clock), misfire_grace_time=None)
         self.scheduler.start()
         log.info("scheduler: alerts every %ds; calendar in %s", ctx.settings.notify_interval_seconds, tz.key)
         return self
 
+    def catch_up(self) -> None:
+        """The jobs lock was taken: run what the calendar missed, once, right away."""
+        ctx = self.ctx
+        self.add("catch-up", DateTrigger(run_date=dt.datetime.now(ctx.clock.tz)),
+                 lambda: tasks.catch_up(ctx.db, ctx.clock), misfire_grace_time=None)
+
     async def shutdown(self) -> None:
-        """Stop taking new jobs, let a message in flight finish (bounded), then cancel."""
+        """Stop taking new jobs, give the jobs lock up at once, let a message in flight finish
+        (bounded), then cancel."""
         self.stopping = True
         self.deliverer.stopping = True
+        await self.leader.stop()
         with contextlib.suppress(Exception):
             self.scheduler.pause()
         if self.running:
@@ -107,5 +122,38 @@ class Jobs:
             await asyncio.wait(late, timeout=2)
 
 
-def start(ctx: AppContext) -> Jobs:
-    return Jobs(ctx).start()
+async def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
+    """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
+    in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
+    if not ctx.settings.redis_url.strip():
+        return None
+
+    def make(platform: str) -> Any:
+        pacer = shared_pacing.shared_pacer(ctx.settings, platform)
+        if pacer is not None and platform in GATED_BY_ADAPTER:
+            return shared_pacing.AlertGate(pacer)
+        return pacer
+    return make
+
+
+def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
+    """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
+    in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
+    if not ctx.settings.redis_url.strip():
+        return None
+
+    def make(platform: str) -> Any:
+        pacer = shared_pacing.shared_pacer(ctx.settings, platform)
+        if pacer is not None and platform in GATED_BY_ADAPTER:
+            return shared_pacing.AlertGate(pacer)
+        return pacer
+    return make
+
+
+async def start(ctx: AppContext) -> Jobs:
+    """Schedule the jobs, try the jobs lock once (the catch-up runs at once if taken), then
+    keep trying and renewing in the background."""
+    jobs = Jobs(ctx).start()
+    await jobs.leader.step()
+    jobs.leader.start()
+    return jobs

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.jobs.delivery import Deliverer, DeliveryReport
-from core import calendar_jobs, outbox, waitlist
+from core import calendar_jobs, handled_updates, outbox, waitlist
 from core.calendar_jobs import SettleMonthReport, YearEndReport, YearRolloverReport
 from core.clock import Clock
 from core.db import Database
@@ -154,3 +154,12 @@ async def catch_up(db: Database, clock: Clock) -> CatchUp:
     if holds.expired or holds.offered:
         done.holds = holds
     return done
+
+
+async def prune_handled(db: Database, clock: Clock) -> int:
+    """Forget the ids of platform events handled more than two days ago."""
+    async with db.write() as session:
+        pruned = await handled_updates.prune(session, clock.now())
+    if pruned:
+        log.info("prune: forgot %d handled update id(s)", pruned)
+    return pruned

@@ -69,7 +69,7 @@ class Call:
     method: str
     params: dict[str, Any]
     chat_id: int | None
-    status: int = 200
+    status: int | str = 200   # "stalled" while held by stall()
     at: float = field(default_factory=time.monotonic)
     files: dict[str, bytes] = field(default_factory=dict)   # multipart uploads by field name
 
@@ -128,6 +128,7 @@ class FakeTelegram:
         self.photos: list[tuple[int, bytes, str]] = []             # (chat, PNG bytes, caption) of sendPhoto
         self.failures: dict[int, list[Failure]] = {}
         self.delays: dict[int, float] = {}                          # chat → seconds each write waits
+        self.stalled: dict[int, asyncio.Event] = {}               # chat → writes wait for it
         self._next_update = 1
         self._next_message: dict[int, int] = {}
         self._seq = itertools.count(1)
@@ -162,6 +163,8 @@ class FakeTelegram:
 
     async def close(self) -> None:
         self._closing = True
+        for chat_id in list(self.stalled):
+            self.unstall(chat_id)
         await self._notify()
         if self._delivering is not None:
             self._delivering.cancel()
@@ -343,6 +346,18 @@ class FakeTelegram:
     def slow_down(self, chat_id: int, seconds: float) -> None:
         """Every write to the chat takes `seconds` before it is done (0: no more)."""
         self.delays[chat_id] = seconds
+    def stall(self, chat_id: int) -> None:
+        """Writes to the chat hang (the bot's reply stays in flight) until `unstall`; a stalled
+        write is then refused with 502 and nothing stored (its sender is gone, e.g. killed)."""
+        self.stalled.setdefault(chat_id, asyncio.Event())
+
+    def unstall(self, chat_id: int) -> None:
+        event = self.stalled.pop(chat_id, None)
+        if event is not None:
+            event.set()
+
+    def stalled_writes(self, chat_id: int) -> int:
+        return sum(1 for c in self.calls if c.chat_id == chat_id and c.status == "stalled")
 
     def clear_failures(self, chat_id: int | None = None) -> None:
         if chat_id is None:
@@ -442,6 +457,12 @@ class FakeTelegram:
                 raise ApiError(404, "Not Found")
             if call.chat_id in self.delays and method in _WRITES:
                 await asyncio.sleep(self.delays[call.chat_id])
+            stalled = self.stalled.get(call.chat_id) if method in _WRITES and call.chat_id else None
+            if stalled is not None:
+                call.status = "stalled"
+                await self._notify()
+                await stalled.wait()
+                raise ApiError(502, "Bad Gateway")
             self._maybe_fail(method, call.chat_id)
             result = await (handler(call.params, call.files) if method == "sendPhoto" else handler(call.params))
         except ApiError as exc:

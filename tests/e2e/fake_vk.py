@@ -103,6 +103,9 @@ class FakeVk:
         self._by_random_id: dict[tuple[int, int], VkMessage] = {}
         self._next_message_id = 500
         self._next_event = 1
+        self.confirmation_code = "c0nf1rm"
+        self.posted = 0                                       # events already POSTed (Callback API)
+        self.callback_answers: list[tuple[str, int, str]] = []  # (event_id, status, body)
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -192,6 +195,11 @@ class FakeVk:
         if str(params.get("group_id", "")).lstrip("-") != str(self.group_id):
             raise _VkError(100, "One of the parameters specified was missing or invalid: group_id")
         return {"key": self.key, "server": f"{self.url}/lp", "ts": str(self.ts)}
+
+    def _api_groups_getCallbackConfirmationCode(self, params: dict[str, str]) -> Any:
+        if str(params.get("group_id", "")).lstrip("-") != str(self.group_id):
+            raise _VkError(100, "One of the parameters specified was missing or invalid: group_id")
+        return {"code": self.confirmation_code}
 
     def _api_groups_getById(self, params: dict[str, str]) -> Any:
         return {"groups": [{"id": self.group_id, "name": "Сертификат ДО", "screen_name": f"club{self.group_id}",
@@ -350,6 +358,47 @@ class FakeVk:
         self.events.append({"group_id": self.group_id, "type": kind, "event_id": f"ev{len(self.events) + 1}",
                             "v": "5.199", "object": obj})
         self._poke()
+
+    # --- the Callback API: VK POSTs each event to the bot ---------------------------------
+
+    async def post(self, url: str, body: dict[str, Any], secret: str | None) -> tuple[int, str]:
+        """One POST as VK makes it (`secret` None: left out); (status, answer)."""
+        import aiohttp
+
+        payload = dict(body)
+        if secret is not None:
+            payload["secret"] = secret
+        async with aiohttp.ClientSession() as session:
+            async with session.post(url, json=payload, timeout=aiohttp.ClientTimeout(total=25)) as answer:
+                return answer.status, await answer.text()
+
+    async def confirm(self, url: str, secret: str | None) -> tuple[int, str]:
+        """The confirmation request VK sends when the server's address is saved."""
+        return await self.post(url, {"type": "confirmation", "group_id": self.group_id}, secret)
+
+    async def post_events(self, url: str, secret: str | None, *, attempts: int = 5) -> list[tuple[int, str]]:
+        """POST every event pushed since the last call, in order; each re-sent (like VK) until it
+        is answered `ok`, at most `attempts` times. The last answer of each."""
+        answers = []
+        while self.posted < len(self.events):
+            event = self.events[self.posted]
+            self.posted += 1
+            answers.append(await self.resend(url, event, secret, attempts=attempts))
+        return answers
+
+    async def resend(self, url: str, event: dict[str, Any], secret: str | None, *,
+                     attempts: int = 1) -> tuple[int, str]:
+        """POST `event` (again), re-sending while the answer is not `ok`."""
+        answer = (0, "")
+        for _ in range(attempts):
+            try:
+                answer = await self.post(url, event, secret)
+            except Exception as exc:  # noqa: BLE001 - VK re-sends on any failure
+                answer = (0, type(exc).__name__)
+            self.callback_answers.append((event["event_id"], *answer))
+            if answer == (200, "ok"):
+                break
+        return answer
 
     def fail_longpoll(self, code: int) -> None:
         """The next long poll request answers `{"failed": code}` (1: new ts; 2: key expired; 3: history lost)."""

@@ -148,7 +148,7 @@ async def test_the_scheduler_starts_with_the_calendar_and_catches_up_at_start(db
     ctx = AppContext(settings=settings, db=db, clock=clock, dialogs=None)
     from bot.jobs import scheduler
 
-    jobs = scheduler.start(ctx)
+    jobs = await scheduler.start(ctx)
     try:
         assert {job.id for job in jobs.scheduler.get_jobs()} >= {"notify", "settle-month", "year-rollover",
                                                                  "year-end"}

@@ -106,6 +106,8 @@ async def test_text_message_goes_to_the_dialogs_and_every_screen_is_a_new_messag
     await feed(fake, bot, dialogs)
     platform, user_id, inp = dialogs.inputs[0]
     assert (platform, user_id, inp.kind, inp.command, inp.text) == ("telegram", str(USER), "command", "find", "робот")
+    # Once both screens went out, the update is marked answered (a copy then gets nothing).
+    assert dialogs.replied_to == [("telegram", str(USER), inp.event_id)]
     assert [m.text for m in fake.chat(USER)] == ["Здравствуйте!", "Главное меню"]
     assert fake.view(USER).buttons == [[("Найти кружок", "find"), ("Мои дети", "children")], [("Баланс", "balance")]]
 
