@@ -54,6 +54,9 @@ log = logging.getLogger("bot.dialogs")
 
 # One retry after losing a race on a unique row (bounded: never a loop).
 ATTEMPTS = 2
+# SQLite: replies marked sent are written by the next update's unit of work, or after this
+# many seconds by a unit of their own (a crash in between re-shows a screen to a copy).
+MARKS_DELAY = 0.02
 # Typed text longer than this is refused before any step sees it.
 MAX_TEXT = 1000
 # VK's "Начать" button and its plain-word equivalents open /start.
@@ -164,13 +167,17 @@ class Dialogs:
             log.warning("dialog: marking a reply sent failed: %s", type(exc).__name__)
 
     async def _flush_marks(self) -> None:
-        await asyncio.sleep(0)   # let the replies finishing now join this batch
+        # Under load the next update's unit of work writes them (no unit of its own); when
+        # none comes within MARKS_DELAY, this one does.
+        await asyncio.sleep(MARKS_DELAY)
         if not self.reply_marks.waiting:
-            return   # an update's unit of work wrote them already
+            return
         try:
             async with self.db.write() as session:
-                # Taken once this unit holds the writer's turn: no unit sees them in neither place.
-                await handled_updates.mark_replied(session, self.reply_marks.take())
+                # Taken once this unit holds the writer's turn: never in neither place.
+                marks = self.reply_marks.take()
+                if marks:
+                    await handled_updates.mark_replied(session, marks)
         except Exception as exc:  # noqa: BLE001 - a lost mark only re-shows a screen to a copy
             log.warning("dialog: marking replies sent failed: %s", type(exc).__name__)
 

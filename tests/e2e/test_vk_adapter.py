@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -31,11 +32,17 @@ class StandInDialogs:
     """Answers by the input alone; records what the adapter handed over."""
 
     def __init__(self) -> None:
-        self.inputs: list[tuple[str, str, Input]] = []
+        self.inputs: list[tuple[str, str, Input]] = []     # event ids left out (see `events`)
+        self.events: list[str] = []                        # the event id of each input
+        self.answered: list[tuple[str, str, str]] = []     # replied(): the answer went out
         self.image: str | None = None   # the picture a "chart" press shows
 
+    async def replied(self, platform: str, user_id: str, event_id: str) -> None:
+        self.answered.append((platform, user_id, event_id))
+
     async def handle(self, platform: str, user_id: str, inp: Input) -> Reply:
-        self.inputs.append((platform, user_id, inp))
+        self.inputs.append((platform, user_id, replace(inp, event_id="")))
+        self.events.append(inp.event_id)
         if inp.kind == "command" and inp.command == "start":
             return Reply([MENU])
         if inp.kind == "button" and inp.action == "many":
@@ -85,6 +92,10 @@ async def test_callback_client_gets_inline_keyboard_and_presses_edit_in_place(db
         assert len(fake.chat(5)) == 1
         assert fake.snackbars[-1]["data"] == {"type": "show_snackbar", "text": "Готово"}
         assert dialogs.inputs[-1][2] == Input.press("toast")
+        # Each input carries its event's id (the message's, the press's), marked answered
+        # once the answer went out: a copy VK delivers again is handled once.
+        assert dialogs.events[0].startswith("m") and dialogs.events[-1].startswith("e")
+        assert dialogs.answered == [("vk", "5", event) for event in dialogs.events]
 
 
 async def test_text_only_client_presses_by_payload_or_by_label(db, clock, monkeypatch):

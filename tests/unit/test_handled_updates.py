@@ -27,13 +27,22 @@ FAILURES = {"left": 0}
 # Set by a test: how long the effect holds its transaction open (another process's copy waits).
 HOLD = {"seconds": 0.0}
 ORDER: list[str] = []
+# "a" waits (bounded by HOLD) for "b" to start: b starts meanwhile unless it is held up by a.
+B_STARTED: dict[str, asyncio.Event] = {}
 
 
 @action("tst15", consent=False)
 async def _effect(ctx, args):  # noqa: ANN001, ANN202 - a test action: one committed row per run
     ORDER.append(f"start:{args[0]}")
+    if args[0] == "b" and "event" in B_STARTED:
+        B_STARTED["event"].set()
     if HOLD["seconds"]:
-        await asyncio.sleep(HOLD["seconds"])
+        waiting = B_STARTED.get("event") if args[0] == "a" else None
+        try:
+            await asyncio.wait_for(waiting.wait() if waiting else asyncio.sleep(HOLD["seconds"]),
+                                   timeout=HOLD["seconds"])
+        except asyncio.TimeoutError:
+            pass
     if FAILURES["left"]:
         FAILURES["left"] -= 1
         raise RuntimeError("the process died half-way")
@@ -46,6 +55,7 @@ async def _effect(ctx, args):  # noqa: ANN001, ANN202 - a test action: one commi
 def _reset():
     FAILURES["left"], HOLD["seconds"] = 0, 0.0
     ORDER.clear()
+    B_STARTED.clear()
 
 
 def dialogs_on(db: Database, clock) -> Dialogs:  # noqa: ANN001
@@ -137,9 +147,12 @@ async def test_two_processes_handling_one_update_at_once_make_one_effect(two_pro
 @pytest.mark.postgres
 async def test_one_parents_updates_run_one_at_a_time_across_processes(two_processes, clock):
     first, second = two_processes
-    HOLD["seconds"] = 0.2
+    HOLD["seconds"], B_STARTED["event"] = 1.0, asyncio.Event()
     one = asyncio.create_task(dialogs_on(first, clock).handle("telegram", "9", press("a1", "a")))
-    await asyncio.sleep(0.05)   # "a" is inside its transaction when "b" arrives elsewhere
+    for _ in range(200):        # "a" is inside its transaction when "b" arrives elsewhere
+        if ORDER:
+            break
+        await asyncio.sleep(0.01)
     two = asyncio.create_task(dialogs_on(second, clock).handle("telegram", "9", press("b1", "b")))
     await asyncio.gather(one, two)
     assert ORDER == ["start:a", "end:a", "start:b", "end:b"]
@@ -149,9 +162,12 @@ async def test_one_parents_updates_run_one_at_a_time_across_processes(two_proces
 @pytest.mark.postgres
 async def test_different_parents_are_not_held_up_by_each_other(two_processes, clock):
     first, second = two_processes
-    HOLD["seconds"] = 0.2
+    HOLD["seconds"], B_STARTED["event"] = 10.0, asyncio.Event()
     one = asyncio.create_task(dialogs_on(first, clock).handle("telegram", "1", press("a1", "a")))
-    await asyncio.sleep(0.05)
+    for _ in range(200):
+        if ORDER:
+            break
+        await asyncio.sleep(0.01)
     two = asyncio.create_task(dialogs_on(second, clock).handle("telegram", "2", press("b1", "b")))
     await asyncio.gather(one, two)
     assert ORDER.index("start:b") < ORDER.index("end:a")
