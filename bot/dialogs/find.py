@@ -22,6 +22,16 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.enroll import months_runs, study_months_text
+from bot.dialogs.find_filters import (
+    FILTER_KEYS,
+    child_buttons,
+    describe_filters,
+    drop_filter,
+    for_child,
+    kept,
+    present,
+    searchable_children,
+)
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, certificates, enrollment, municipalities, waitlist
@@ -36,23 +46,12 @@ MAX_WORDS = 100
 AGE_CHOICES = range(5, 18)
 
 
-# The keys of state["find"] that make a search (besides "page"); "child" is the child the
-# search is for: their municipality and age were its first filters, and prices are shown
-# in the unit of their certificate.
-FILTER_KEYS = ("words", "muni", "age", "cat", "cert", "child")
-
-
 def filters_of(ctx: Ctx) -> dict[str, Any]:
     found = ctx.state.get("find")
     if not isinstance(found, dict):
         found = {}
         ctx.state["find"] = found
     return found
-
-
-def kept(f: dict[str, Any]) -> dict[str, Any]:
-    """The filters worth remembering: those set, without the page."""
-    return {key: f[key] for key in FILTER_KEYS if f.get(key) not in (None, "", False)}
 
 
 def search_filters(f: dict[str, Any]) -> catalog.SearchFilters:
@@ -117,47 +116,6 @@ def ages_text(program: Program) -> str:
     return texts.AGES.format(min=program.age_min, max=program.age_max)
 
 
-async def searchable_children(ctx: Ctx) -> list[Child]:
-    """The children a search can start from: a consented parent's, with a birth date."""
-    if not await ctx.consented():
-        return []
-    return [child for child in await core_children.list_children(ctx.session, await ctx.parent())
-            if child.birth_date]
-
-
-def for_child(ctx: Ctx, f: dict[str, Any], child: Child) -> None:
-    """Search for `child`: their municipality and their age today."""
-    assert child.birth_date is not None
-    f.update(child=child.id, muni=child.municipality_id, age=core_children.age_on(child.birth_date, ctx.today()),
-             page=0)
-
-
-async def describe_filters(ctx: Ctx, f: dict[str, Any]) -> tuple[str, list[Button]]:
-    """The filters in words, and a «✕» button removing each."""
-    parts, drops = [], []
-    if f.get("words"):
-        parts.append(texts.FIND_WORDS.format(words=fmt.quoted(f["words"])))
-        drops.append((texts.FIND_DROP_WORDS.format(words=fmt.short(f["words"], 20)), "words"))
-    if f.get("muni"):
-        try:
-            name = (await municipalities.get(ctx.session, int(f["muni"]))).name
-            parts.append(name)
-            drops.append((fmt.short(name, 25), "muni"))
-        except DomainError:
-            f.pop("muni", None)
-    if f.get("age") is not None:
-        parts.append(texts.FIND_AGE.format(age=fmt.years(int(f["age"]))))
-        drops.append((fmt.years(int(f["age"])), "age"))
-    if f.get("cat"):
-        label = texts.CATEGORY_LABEL[Category(f["cat"])]
-        parts.append(label.lower())
-        drops.append((label, "cat"))
-    if f.get("cert"):
-        parts.append(texts.FIND_CERT_ONLY)
-        drops.append((texts.FIND_DROP_CERT, "cert"))
-    return ", ".join(parts), [Button(texts.BTN_FIND_DROP.format(what=what), f"find:x:{key}") for what, key in drops]
-
-
 def result_line(n: int, program: Program, unit: Unit | None, childs: bool, full: bool) -> str:
     """One program of the results: its municipality, provider, ages, price (in `unit`; the
     child's certificate's with `childs`), funding, and whether it is full (a paid one has no
@@ -169,19 +127,6 @@ def result_line(n: int, program: Program, unit: Unit | None, childs: bool, full:
     if full:
         line += texts.FIND_ITEM_FULL_PAID if program.funding is Funding.PAID else texts.FIND_ITEM_FULL
     return line
-
-
-def child_buttons(f: dict[str, Any], kids: list[Child]) -> list[Button]:
-    """A button per child (the one searched for ticked) and «Все»; none without children."""
-    if not kids:
-        return []
-    buttons = [Button(texts.BTN_FIND_CHILD_ON.format(name=first_name(child)) if child.id == f.get("child")
-                      else first_name(child), f"find:child:{child.id}") for child in kids[:9]]
-    return [*buttons, Button(texts.BTN_FIND_ALL, "find:child:0")]
-
-
-def present(*buttons: Button | None) -> list[Button]:
-    return [button for button in buttons if button is not None]
 
 
 @step("find")
@@ -341,14 +286,6 @@ async def words_text(ctx: Ctx, text: str) -> Screen:
 async def press_card(ctx: Ctx, args: list[str]) -> Screen:
     program = await catalog.get_program(ctx.session, int_arg(args, 0))
     return await ctx.show("card", program=program.id)
-
-
-def drop_filter(f: dict[str, Any], key: str) -> None:
-    """«✕» on a filter: only that one goes (the child stays the one prices are shown for)."""
-    if key not in ("words", "muni", "age", "cat", "cert"):
-        raise Stale()
-    f.pop(key, None)
-    f["page"] = 0
 
 
 @action("find", consent=False)
