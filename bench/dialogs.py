@@ -96,7 +96,7 @@ class Stream:
                         "from": {"id": 42, "is_bot": True, "first_name": "B"}, "text": "…"}}})
 
 
-# One program in the list /find shows: its number, ages and funding badge (texts.FIND_ITEM).
+# One program in the list /find shows: its number, ages and funding badge (texts.FIND_LINE).
 _ITEM = re.compile(r"^(\d+)\. .*\n .*; (\d+)–(\d+) лет; .*\n +(.+)$", re.MULTILINE)
 
 

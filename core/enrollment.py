@@ -174,6 +174,32 @@ async def _september_need(session: AsyncSession, child: Child, year: int, unit: 
     return lacking
 
 
+def _price_in(program: Program, child: Child, unit: Unit) -> int:
+    """The program's monthly price in the unit of the child's certificate. A certificate pays
+    for programs of any municipality of the region (seed 004: «любой сертификат может
+    использоваться … по любой программе, включенной в общерегиональный навигатор»), but
+    always in its own unit: the certificate's unit is its municipality's nominal, not the
+    program's (a Пятигорск child's rubles pay an Абакан program's ruble price). A program
+    with no price in that unit cannot be paid; the refusal names both municipalities."""
+    try:
+        return price_per_month(program, unit)
+    except DomainError:
+        raise DomainError("price_missing", unit=unit.value, program_municipality=program.municipality.name,
+                          child_municipality=child.municipality.name,
+                          elsewhere=program.municipality_id != child.municipality_id) from None
+
+
+async def certificate_unit(session: AsyncSession, child: Child, year: int) -> Unit | None:
+    """The unit a certificate-funded program would cost the child in `year`: the certificate's
+    once credited for the year, else the nominal's of the child's municipality; None while
+    neither is known."""
+    certificate = child.certificate
+    if certificate is not None and certificate.unit is not None and await has_credit(session, certificate.id, year):
+        return certificate.unit
+    nominal = await get_nominal(session, child.municipality_id, year)
+    return nominal.unit if nominal is not None else None
+
+
 async def _quote(session: AsyncSession, child: Child, program: Program, clock: Clock) -> Quote:
     today = clock.today()
     year = today.year
@@ -207,7 +233,7 @@ async def _quote(session: AsyncSession, child: Child, program: Program, clock: C
         unit = nominal.unit
         credits_nominal = nominal.amount
         before = credits_nominal
-    price = price_per_month(program, unit)
+    price = _price_in(program, child, unit)
     months = payable_months(program, year, today.month)
     allocation = allocate(months, price, before)
     after = before - allocation.covered

@@ -63,6 +63,18 @@ def later_years_text(estimates: Sequence[YearEstimate], unit, end_year: int) -> 
     return text
 
 
+def elsewhere_text(q: Quote) -> str:
+    """For a program in another municipality than the child's: that the certificate serves
+    the whole region (seed 004), and in which unit the cost is counted; else nothing."""
+    if q.program.municipality_id == q.child.municipality_id:
+        return ""
+    text = texts.QUOTE_ELSEWHERE.format(program_municipality=fmt.quoted(q.program.municipality.name),
+                                        child_municipality=fmt.quoted(q.child.municipality.name))
+    if q.program.funding is Funding.CERTIFICATE and q.unit is not None:
+        text += texts.QUOTE_ELSEWHERE_UNIT[q.unit]
+    return text
+
+
 def quote_text(q: Quote) -> str:
     child = q.child.full_name or "—"
     if q.program.funding is Funding.MUNICIPAL:
@@ -80,6 +92,7 @@ def quote_text(q: Quote) -> str:
             after=fmt.amount(q.balance_after, q.unit))
         if q.copay:
             text += texts.QUOTE_COPAY[q.unit or Unit.RUB].format(copay=fmt.amount(q.copay, q.unit))
+    text += elsewhere_text(q)
     if q.issues_certificate and q.status_after is not None:
         text += texts.QUOTE_ISSUES.format(status=texts.STATUS_LABEL[q.status_after])
     if q.budget_warning is not None:

@@ -1,8 +1,15 @@
 """/find [words]: the catalog with filters, five results a page, and program cards.
 
+Every /find starts afresh. A consented parent's search starts from a child (the one
+searched for last time, else the first): the child's municipality and age are its
+first filters, and prices are shown in the unit of that child's certificate; a button
+per child and «Все» switch. Each filter set is a «✕» button that removes it;
+«Сбросить фильтры» removes them all but the words; «Как в прошлый раз» brings back the
+last search's filters (state["find_last"]).
+
 Browsing needs no consent (nothing personal is involved): the search, its filters
-and the cards work before /start's agreement; choosing one's child as the age filter
-and the card's enroll button ask for consent first.
+and the cards work before /start's agreement, then without any child; choosing
+one's child and the card's enroll button ask for consent first.
 
 The filters live in state["find"], apart from the current step, so a parent
 can open a card (or a digest's card) and come back to the same page.
@@ -15,12 +22,22 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.enroll import months_runs, study_months_text
+from bot.dialogs.find_filters import (
+    FILTER_KEYS,
+    child_buttons,
+    describe_filters,
+    drop_filter,
+    for_child,
+    kept,
+    present,
+    searchable_children,
+)
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
-from core import catalog, certificates, municipalities, waitlist
+from core import catalog, certificates, enrollment, municipalities, waitlist
 from core import children as core_children
 from core.errors import DomainError
-from core.models import Category, Funding, Program, Unit
+from core.models import Category, Child, Funding, Program, Unit
 from core.costing import payable_months
 from core.study_months import study_months
 
@@ -45,24 +62,53 @@ def search_filters(f: dict[str, Any]) -> catalog.SearchFilters:
         certificate_only=bool(f.get("cert")), words=f.get("words") or "")
 
 
-def price_text(program: Program, unit: Unit | None = None) -> str:
-    """The monthly price in `unit`, the unit of the certificates of the program's
-    municipality this year; both prices only while that unit is unknown (no nominal)."""
+def price_text(program: Program, unit: Unit | None = None, childs: bool = False) -> str:
+    """The monthly price in `unit`, the unit of the certificate that would pay (the child's
+    the search is for, else that of the certificates of the program's municipality this
+    year); both prices only while that unit is unknown (no nominal). With `childs` (the
+    unit is that of the child's certificate), a certificate-funded program with no price
+    in it says the certificate cannot pay it."""
     if program.funding is Funding.MUNICIPAL:
         return texts.PRICE_FREE
     rubles = texts.PRICE_MONTH.format(price=fmt.money(program.price_per_month)) if program.price_per_month else None
     hours = texts.HOURS_MONTH.format(hours=fmt.hours(program.hours_per_month)) if program.hours_per_month else None
+    missing = ""
     if program.funding is Funding.PAID:
         hours = None if rubles else hours    # a parent pays a paid program in rubles
     elif unit is Unit.RUB and rubles:
         hours = None
     elif unit is Unit.HOURS and hours:
         rubles = None
-    return texts.PRICE_EITHER.join(part for part in (rubles, hours) if part) or "—"
+    elif unit is not None and childs:
+        missing = texts.PRICE_NOT_IN_UNIT[unit]
+    return (texts.PRICE_EITHER.join(part for part in (rubles, hours) if part) or "—") + missing
+
+
+async def searched_child(ctx: Ctx) -> Child | None:
+    """The parent's child the search is for (state["find"]["child"]), if still theirs."""
+    f = ctx.state.get("find")
+    child_id = f.get("child") if isinstance(f, dict) else None
+    if not isinstance(child_id, int) or not await ctx.consented():
+        return None
+    try:
+        return await core_children.get_child(ctx.session, await ctx.parent(), child_id)
+    except DomainError:
+        return None
+
+
+async def child_unit(ctx: Ctx) -> Unit | None:
+    """The unit of the certificate of the child the search is for (it pays in its own unit
+    in any municipality of the region); None without a child or a nominal."""
+    child = await searched_child(ctx)
+    return await enrollment.certificate_unit(ctx.session, child, ctx.today().year) if child is not None else None
 
 
 async def price_units(ctx: Ctx, programs: list[Program]) -> dict[int, Unit]:
-    """Each program's municipality's nominal unit this year (one query for a page)."""
+    """The unit each program's price is shown in: the child's certificate's (child_unit),
+    else each program's municipality's nominal unit this year (one query for a page)."""
+    unit = await child_unit(ctx)
+    if unit is not None:
+        return {p.municipality_id: unit for p in programs}
     return await certificates.nominal_units(ctx.session, {p.municipality_id for p in programs}, ctx.today().year)
 
 
@@ -70,32 +116,33 @@ def ages_text(program: Program) -> str:
     return texts.AGES.format(min=program.age_min, max=program.age_max)
 
 
-async def describe_filters(ctx: Ctx, f: dict[str, Any]) -> str:
-    parts = []
-    if f.get("words"):
-        parts.append(texts.FIND_WORDS.format(words=fmt.quoted(f["words"])))
-    if f.get("muni"):
-        try:
-            parts.append((await municipalities.get(ctx.session, int(f["muni"]))).name)
-        except DomainError:
-            f.pop("muni", None)
-    if f.get("age") is not None:
-        parts.append(texts.FIND_AGE.format(age=fmt.years(int(f["age"]))))
-    if f.get("cat"):
-        parts.append(texts.CATEGORY_LABEL[Category(f["cat"])].lower())
-    if f.get("cert"):
-        parts.append(texts.FIND_CERT_ONLY)
-    return ", ".join(parts)
+def result_line(n: int, program: Program, unit: Unit | None, childs: bool, full: bool) -> str:
+    """One program of the results: its municipality, provider, ages, price (in `unit`; the
+    child's certificate's with `childs`), funding, and whether it is full (a paid one has no
+    waiting list here)."""
+    line = texts.FIND_LINE.format(
+        n=n, title=program.title, muni=program.municipality.name, provider=program.provider,
+        ages=ages_text(program), price=price_text(program, unit, childs),
+        badge=texts.FUNDING_BADGE[program.funding])
+    if full:
+        line += texts.FIND_ITEM_FULL_PAID if program.funding is Funding.PAID else texts.FIND_ITEM_FULL
+    return line
 
 
 @step("find")
 async def results_screen(ctx: Ctx) -> Screen:
     f = filters_of(ctx)
+    kids = await searchable_children(ctx)
+    if f.get("child") is not None and f["child"] not in {child.id for child in kids}:
+        f.pop("child")    # no longer the parent's (deleted, forgotten)
     page = await catalog.search(ctx.session, search_filters(f), page=int(f.get("page") or 0),
                                 page_size=PAGE_SIZE, clock=ctx.clock)
     f["page"] = page.page
-    described = await describe_filters(ctx, f)
+    described, drops = await describe_filters(ctx, f)
     lines = [texts.FIND_TITLE]
+    child = next((child for child in kids if child.id == f.get("child")), None)
+    if child is not None:
+        lines.append(texts.FIND_FOR_CHILD.format(name=first_name(child)))
     if described:
         lines.append(texts.FIND_FILTERS.format(filters=described))
     elif page.items:
@@ -109,31 +156,29 @@ async def results_screen(ctx: Ctx) -> Screen:
             lines.append(texts.FIND_FOUND.format(total=page.total, page=page.page + 1, pages=page.pages))
         else:
             lines.append(texts.FIND_FOUND_ONE_PAGE.format(total=page.total))
-        # Full programs are marked (one query for the page); a paid one has no waiting list here.
-        full = await waitlist.full_programs(
-            ctx.session, [p for p in page.items if p.funding is not Funding.PAID], ctx.clock)
-        units = await price_units(ctx, page.items)
-        for n, program in enumerate(page.items, 1):
-            lines.append(texts.FIND_ITEM.format(
-                n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-                price=price_text(program, units.get(program.municipality_id)),
-                badge=texts.FUNDING_BADGE[program.funding])
-                + (texts.FIND_ITEM_FULL if program.id in full else ""))
-    lines.append(texts.FIND_HINT)
-    # Numbered buttons (one row) keep the keyboard within VK's inline limits.
+        full = await waitlist.full_programs(ctx.session, page.items, ctx.clock)   # one query for the page
+        unit = await child_unit(ctx)
+        units = {} if unit is not None else await certificates.nominal_units(
+            ctx.session, {p.municipality_id for p in page.items}, ctx.today().year)
+        lines.extend(result_line(n, program, unit or units.get(program.municipality_id), unit is not None,
+                                 program.id in full) for n, program in enumerate(page.items, 1))
+    lines.append(texts.FIND_HINT_FILTERS if drops else texts.FIND_HINT)
+    # Numbered buttons (one row) keep the keyboard within VK's inline limits (5 a row, 10 rows).
     cards = [Button(str(n), f"card:{program.id}") for n, program in enumerate(page.items, 1)]
     nav = []
     if page.has_prev:
         nav.append(Button(texts.BTN_PREV, f"find:p:{page.page - 1}"))
     if page.has_next:
         nav.append(Button(texts.BTN_NEXT, f"find:p:{page.page + 1}"))
-    cert = texts.BTN_CERT_ONLY_ON if f.get("cert") else texts.BTN_CERT_ONLY_OFF
+    last = ctx.state.get("find_last")
+    again = Button(texts.BTN_FIND_LAST, "find:last") if isinstance(last, dict) and last and last != kept(f) else None
     return Screen(text="\n\n".join(lines), rows=rows(
-        cards, nav,
+        cards, nav, *chunked(child_buttons(f, kids), 5), *chunked(drops, 3),
         [Button(texts.BTN_FILTER_MUNI, "find:f:muni"), Button(texts.BTN_FILTER_CHILD, "find:f:age"),
          Button(texts.BTN_FILTER_CAT, "find:f:cat")],
-        [Button(cert, "find:cert"), Button(texts.BTN_RESET_FILTERS, "find:reset")],
-        Button(texts.BTN_MENU, "cmd:menu"),
+        present(None if f.get("cert") else Button(texts.BTN_CERT_ONLY_OFF, "find:cert"),
+                Button(texts.BTN_RESET_FILTERS, "find:reset") if kept(f) else None),
+        present(again, Button(texts.BTN_MENU, "cmd:menu")),
     ))
 
 
@@ -148,15 +193,9 @@ async def pick_muni_screen(ctx: Ctx) -> Screen:
 
 @step("find.age")
 async def pick_age_screen(ctx: Ctx) -> Screen:
-    kids = []
-    if await ctx.consented():
-        parent = await ctx.require_parent()
-        kids = [Button(first_name(child), f"find:child:{child.id}")
-                for child in await core_children.list_children(ctx.session, parent) if child.birth_date]
     ages = [Button(str(age), f"find:age:{age}") for age in AGE_CHOICES]
-    return Screen(text=texts.FIND_PICK_CHILD, rows=rows(
-        *chunked(kids, 3), *chunked(ages, 5), Button(texts.BTN_ANY_AGE, "find:age:0"),
-        Button(texts.BTN_BACK, "find:back")))
+    return Screen(text=texts.FIND_PICK_AGE, rows=rows(
+        *chunked(ages, 5), Button(texts.BTN_ANY_AGE, "find:age:0"), Button(texts.BTN_BACK, "find:back")))
 
 
 @step("find.cat")
@@ -214,17 +253,33 @@ async def card_screen(ctx: Ctx) -> Screen:
 
 @command("find", consent=False)
 async def find_command(ctx: Ctx, words: str) -> Screen:
+    """A new search starts afresh: from the child's municipality and age (the child searched
+    for last time, else the first), or from nothing; the last search's filters are kept for
+    «Как в прошлый раз»."""
     if len(words) > MAX_WORDS:
         raise DomainError("words_too_long", limit=MAX_WORDS)
-    f = filters_of(ctx)
-    f["words"] = words.strip()
-    f["page"] = 0
+    last = ctx.state.get("find")
+    last = kept(last) if isinstance(last, dict) else {}
+    remembered = ctx.state.get("find_last")
+    f: dict[str, Any] = {"words": words.strip(), "page": 0}
+    kids = await searchable_children(ctx)
+    if kids:
+        child_id = last.get("child") or (remembered.get("child") if isinstance(remembered, dict) else None)
+        for_child(ctx, f, next((child for child in kids if child.id == child_id), kids[0]))
+    if last and last != kept(f):    # a search just like a fresh one is nothing to come back to
+        ctx.state["find_last"] = last
+    ctx.state["find"] = f
     return await ctx.show("find")
 
 
 @on_text("find", consent=False)
 async def words_text(ctx: Ctx, text: str) -> Screen:
-    return await find_command(ctx, text)
+    """Words typed on the results screen replace the words, keeping the other filters."""
+    if len(text) > MAX_WORDS:
+        raise DomainError("words_too_long", limit=MAX_WORDS)
+    f = filters_of(ctx)
+    f.update(words=text.strip(), page=0)
+    return await ctx.show("find")
 
 
 @action("card", consent=False)
@@ -244,12 +299,22 @@ async def press_find(ctx: Ctx, args: list[str]) -> Screen:
         return await ctx.show("find")
     if what == "f" and rest in (["muni"], ["age"], ["cat"]):
         return await ctx.show(f"find.{rest[0]}")
+    if what == "x" and len(rest) == 1:
+        drop_filter(f, rest[0])
+        return await ctx.show("find")
     if what == "cert" and not rest:
         f["cert"] = not f.get("cert")
         f["page"] = 0
         return await ctx.show("find")
     if what == "reset" and not rest:
-        ctx.state["find"] = {}
+        # Every filter goes, the words stay: they are what the parent asked for.
+        ctx.state["find"] = {"words": f.get("words") or "", "page": 0}
+        return await ctx.show("find")
+    if what == "last" and not rest:
+        last = ctx.state.get("find_last")
+        if not isinstance(last, dict) or not last:
+            raise Stale()
+        ctx.state["find"] = {**{key: last[key] for key in FILTER_KEYS if key in last}, "page": 0}
         return await ctx.show("find")
     if what == "mp" and len(rest) == 1 and ctx.step_name == "find.muni":
         return await ctx.show("find.muni", mpage=int_arg(rest, 0))
@@ -268,12 +333,17 @@ async def press_find(ctx: Ctx, args: list[str]) -> Screen:
         f["page"] = 0
         return await ctx.show("find")
     if what == "child" and len(rest) == 1:
+        child_id = int_arg(rest, 0)
         parent = await ctx.require_parent()
-        child = await core_children.get_child(ctx.session, parent, int_arg(rest, 0))
+        if not child_id:    # «Все»: no child's municipality and age
+            for key in ("child", "muni", "age"):
+                f.pop(key, None)
+            f["page"] = 0
+            return await ctx.show("find")
+        child = await core_children.get_child(ctx.session, parent, child_id)
         if child.birth_date is None:
             raise Stale()
-        f["age"] = core_children.age_on(child.birth_date, ctx.today())
-        f["page"] = 0
+        for_child(ctx, f, child)
         return await ctx.show("find")
     if what == "cat" and len(rest) == 1:
         if rest[0] == "any":

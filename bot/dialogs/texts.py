@@ -226,7 +226,6 @@ FIND_NOTHING_AT_ALL = "В каталоге пока нет программ. З�
 FIND_HINT = "Чтобы искать по словам, просто напишите их сообщением."
 FIND_ITEM = "{n}. {title}\n   {provider}; {ages}; {price}\n   {badge}"
 FIND_PICK_MUNI = "Выберите муниципалитет:"
-FIND_PICK_CHILD = "Для какого ребёнка ищем? Я подберу программы по его возрасту."
 FIND_PICK_CAT = "Выберите направленность:"
 FIND_WORDS_TOO_LONG = "Слишком длинный запрос — напишите до {limit} символов."
 AGES = "{min}–{max} лет"
@@ -445,6 +444,8 @@ def refusal(error: DomainError) -> str:
             reason = "age_out_of_range_program"
     if reason == "unknown_command":
         return unknown_command()
+    if reason == "price_missing" and (text := price_missing(details)) is not None:
+        return text
     if reason == "nominal_not_set" and not details.get("municipality"):
         reason = "nominal_not_set_short"
     elif reason == "nominal_not_set":
@@ -808,3 +809,60 @@ CHART_WORDS_FORECAST = "\n{year} год (прогноз по номиналу {n
 CHART_WORDS_FORECAST_MONTH = "• {month}: сертификатом ≈ {covered}{copay}"
 CHART_WORDS_FORECAST_COPAY = ", доплата ≈ {amount}"
 CHART_WORDS_FORECAST_FREE = "Останется свободным ≈ {free}."
+# --- wp13a: /find starts from the child; removable filters; the unit a program is paid in ---
+FIND_LINE = "{n}. {title}\n   📍 {muni} · {provider}; {ages}; {price}\n   {badge}"
+FIND_ITEM_FULL_PAID = "\n   ⛔ мест нет"
+FIND_FOR_CHILD = "Подбираю для ребёнка: {name}."
+FIND_HINT_FILTERS = "Чтобы искать по словам, просто напишите их сообщением. Фильтр снимается кнопкой с «✕»."
+FIND_PICK_AGE = "Выберите возраст ребёнка:"
+FIND_DROP_WORDS = "слова: {words}"
+FIND_DROP_CERT = "только сертификат"
+BTN_FIND_DROP = "✕ {what}"
+BTN_FIND_CHILD_ON = "✓ {name}"
+BTN_FIND_ALL = "Все"
+BTN_FIND_LAST = "Как в прошлый раз"
+# After a price in a unit the certificate is not counted in (the unit of the certificate).
+PRICE_NOT_IN_UNIT = {
+    Unit.RUB: " (цены в рублях нет — сертификат в рублях её не оплатит)",
+    Unit.HOURS: " (цены в часах нет — сертификат в часах её не оплатит)",
+}
+# The enrollment preview of a program in another municipality than the child's.
+QUOTE_ELSEWHERE = (
+    "\n\nℹ️ Программа — в муниципалитете {program_municipality}, а ребёнок — из муниципалитета "
+    "{child_municipality}. Сертификат действует во всех муниципалитетах региона."
+)
+QUOTE_ELSEWHERE_UNIT = {
+    Unit.RUB: " Стоимость считается в рублях, как и сертификат ребёнка.",
+    Unit.HOURS: " Стоимость считается в часах, как и сертификат ребёнка.",
+}
+# A program with no price in the unit of the child's certificate (reason price_missing).
+PRICE_MISSING_HERE = {
+    Unit.RUB: "У программы нет цены в рублях, а сертификат ребёнка считается в рублях: "
+              "оплатить её сертификатом нельзя.",
+    Unit.HOURS: "У программы нет цены в часах, а сертификат ребёнка считается в часах: "
+                "оплатить её сертификатом нельзя.",
+}
+PRICE_MISSING_ELSEWHERE = {
+    Unit.RUB: "Программа идёт в муниципалитете {program_municipality}, и цены в рублях у неё нет, а сертификат "
+              "ребёнка выдан в муниципалитете {child_municipality} и считается в рублях. Сертификатом можно "
+              "оплатить программу любого муниципалитета региона, но только в его единицах, поэтому эту "
+              "программу он оплатить не может.",
+    Unit.HOURS: "Программа идёт в муниципалитете {program_municipality}, и цены в часах у неё нет, а сертификат "
+                "ребёнка выдан в муниципалитете {child_municipality} и считается в часах. Сертификатом можно "
+                "оплатить программу любого муниципалитета региона, но только в его единицах, поэтому эту "
+                "программу он оплатить не может.",
+}
+
+
+def price_missing(details: dict[str, Any]) -> str | None:
+    """The refusal of a program with no price in the certificate's unit, naming the
+    municipalities when they differ; None when the details do not say the unit."""
+    try:
+        unit = Unit(details.get("unit"))
+    except ValueError:
+        return None
+    if not details.get("elsewhere"):
+        return PRICE_MISSING_HERE[unit]
+    return PRICE_MISSING_ELSEWHERE[unit].format(
+        program_municipality=quoted(str(details.get("program_municipality") or "—")),
+        child_municipality=quoted(str(details.get("child_municipality") or "—")))

@@ -99,15 +99,17 @@ async def test_filters_by_category_age_municipality_and_certificate(db, clock):
     assert "Роботы" not in client.text and "возраст 8 лет" in client.text
 
 
-async def test_age_filter_from_a_child(db, clock):
+async def test_age_and_town_filters_from_a_child(db, clock):
     await add_program(db, clock, title="Роботы", age_min=10, age_max=14)
     await add_program(db, clock, title="Малыши", age_min=5, age_max=7)
     client = await world(db, clock)
     await client.add_child("Иванова Мария Петровна", "05.03.2016", SNILS_1, "Город Тест")
     await client.send("/find")
-    await client.click("Возраст")
+    assert "Роботы" in client.text and "Малыши" not in client.text and "возраст 10 лет" in client.text
+    await client.click("Все")
+    assert "Малыши" in client.text
     await client.click("Мария")
-    assert "Роботы" in client.text and "Малыши" not in client.text and "10 лет" in client.text
+    assert "Роботы" in client.text and "Малыши" not in client.text and "Город Тест" in client.text
 
 
 async def test_paid_program_card_explains_payment_goes_to_the_provider(db, clock):

@@ -38,6 +38,12 @@ def test_details_fill_the_sentence_and_missing_details_do_not_break_it():
         DomainError("age_out_of_range", age=12, min=7, max=10))
     assert texts.refusal(DomainError("age_out_of_range")) == "Возраст ребёнка не подходит."
     assert "2026" in texts.refusal(DomainError("nominal_not_set", municipality="Город Тест", year=2026))
+    # A program with no price in the certificate's unit: that unit, and both towns when they differ.
+    assert texts.refusal(DomainError("price_missing", unit="hours", elsewhere=False)) == (
+        texts.PRICE_MISSING_HERE[Unit.HOURS])
+    elsewhere = texts.refusal(DomainError("price_missing", unit="rub", elsewhere=True,
+                                          program_municipality="г. Абакан", child_municipality="г. Пятигорск"))
+    assert "«г. Абакан», и цены в рублях у неё нет" in elsewhere and "«г. Пятигорск» и считается в рублях" in elsewhere
     assert "ещё не установлен" in texts.refusal(DomainError("nominal_not_set"))
     assert texts.refusal(NotFound("child", child_id=5)) == texts.REFUSALS["child_not_found"]
     assert texts.refusal(DomainError("something_new")) == texts.REFUSAL_FALLBACK

@@ -121,6 +121,10 @@ def test_a_price_is_shown_in_the_unit_of_the_towns_nominal_and_both_only_when_un
     assert price_text(_program(hours=None), Unit.HOURS) == f"3{nb}500{nb}₽ в месяц"
     assert price_text(_program(funding=Funding.PAID), Unit.HOURS) == f"3{nb}500{nb}₽ в месяц"
     assert price_text(_program(funding=Funding.MUNICIPAL), Unit.RUB) == texts.PRICE_FREE
+    # In the unit of the child the search is for, a missing price says the certificate cannot pay.
+    assert price_text(_program(hours=None), Unit.HOURS, childs=True) == (
+        f"3{nb}500{nb}₽ в месяц" + texts.PRICE_NOT_IN_UNIT[Unit.HOURS])
+    assert price_text(_program(funding=Funding.PAID, hours=None), Unit.HOURS, childs=True) == f"3{nb}500{nb}₽ в месяц"
 
 
 # --- journeys: an hours town and a rubles town ------------------------------------------
