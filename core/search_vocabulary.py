@@ -67,11 +67,12 @@ _held: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 async def near_terms(session: AsyncSession, terms: list[str]) -> list[tuple[str, ...]]:
     """For each stem, the stored stems one typo away (see _Vocabulary.near)."""
     engine = session.bind
-    version = (await session.execute(_VERSION)).scalar_one_or_none()
+    connection = await session.connection()   # Core: the ORM's execute costs ~0.5 ms more
+    version = (await connection.execute(_VERSION)).scalar_one_or_none()
     held = _held.get(engine)
     if held is None or held.version != version:
         by_length: dict[int, list[str]] = {}
-        for (term,) in await session.execute(_DISTINCT_TERMS):
+        for (term,) in await connection.execute(_DISTINCT_TERMS):
             if not term.startswith(MARKER):
                 by_length.setdefault(len(term), []).append(term)
         held = _held[engine] = _Vocabulary(version, by_length)
