@@ -430,8 +430,8 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
     """Run each statement the common searches use once, matching nothing (or counting at
     most COUNT_LIMIT programs), so that no parent's search waits for SQLAlchemy to build
     and compile it: 3-13 ms a statement, paid at the first search of each combination of
-    filters and number of words (bench/, benchmark 4). The bot calls it at start; it
-    takes well under a second. Returns how many statements ran."""
+    filters and number of words (bench/, benchmark 4); and read the word index's words
+    the typos are looked for in. The bot calls it at start; it takes well under a second. Returns how many statements ran."""
     sqlite = session.bind.dialect.name == "sqlite"
     ran = 0
 
@@ -440,6 +440,7 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
         await _run(session, statement, {**values, "offset": 0, "size": 1})
         ran += 1
 
+    await near_terms(session, [])   # the index's words, for typos (core/search_vocabulary.py)
     values = _values(_NOTHING, clock, [])
     for municipality, category, certificate_only, age in product((False, True), repeat=4):
         shape = _Shape(municipality=municipality, category=category, certificate_only=certificate_only,
