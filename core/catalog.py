@@ -431,7 +431,8 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
     most COUNT_LIMIT programs), so that no parent's search waits for SQLAlchemy to build
     and compile it: 3-13 ms a statement, paid at the first search of each combination of
     filters and number of words (bench/, benchmark 4); and read the word index's words
-    the typos are looked for in. The bot calls it at start; it takes well under a second. Returns how many statements ran."""
+    the typos are looked for in. The bot calls it at start; it takes well under a second.
+    Returns how many statements ran."""
     sqlite = session.bind.dialect.name == "sqlite"
     ran = 0
 
