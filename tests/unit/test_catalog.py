@@ -5,9 +5,10 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
+from rapidfuzz.distance import Levenshtein
 
 from core import catalog
-from core.catalog import SearchFilters, get_program, list_municipalities, search
+from core.catalog import EXACT, FUZZY, SYNONYM, SearchFilters, get_program, list_municipalities, search
 from core.catalog_codes import parse_category, parse_funding, parse_provider_kind
 from core.certificates import set_nominal
 from core.errors import DomainError, NotFound
@@ -16,8 +17,6 @@ from core.models import Category, Funding, Municipality, ProviderKind, Unit
 from core.municipalities import register
 from core.search_text import FUZZY_LENGTH, program_search_text, query_terms, query_words
 from core.thesaurus import GROUPS, MARKER, synonym_markers
-from core.catalog import EXACT, FUZZY, SYNONYM
-from rapidfuzz.distance import Levenshtein
 
 TOWN = "г. Пятигорск"
 OTHER_TOWN = "г. Абакан"
@@ -348,31 +347,34 @@ async def test_titles_sort_by_letter_code_on_both_databases(any_db, clock, monke
     assert titles(await find(any_db, clock, municipality_id=await town_id(any_db))) == expected
 
 
-def reference_level(program, words: list[tuple[str, int]]) -> int | None:
-    """How a program matches a search, worked out from its stored text alone (None: not at
-    all): each word EXACT if it starts one of the program's stems, SYNONYM if the program
+def reference_levels(programs, words: list[tuple[str, int]]) -> dict[int, int | None]:
+    """How each program matches a search, worked out from its stored text alone (None: not
+    at all): each word EXACT if it starts one of the program's stems, SYNONYM if the program
     has the marker of one of the word's thesaurus groups, FUZZY (words of FUZZY_LENGTH
     letters or more) if a stem of the program, or a one-word entry of one of its groups, is
     one edit from the word's stem; the program's level is its worst word's."""
-    stored = program.search_text.split()
-    stems = [term for term in stored if not term.startswith(MARKER)]
-    markers = {term for term in stored if term.startswith(MARKER)}
-    synonyms = synonym_markers([stem for stem, _length in words])
-    worst = EXACT
-    for (term, length), groups in zip(words, synonyms):
-        if any(stem.startswith(term) for stem in stems):
-            continue
-        if markers & set(groups):
-            worst = max(worst, SYNONYM)
-            continue
-        near_groups = {group.marker for group in GROUPS for entry in group.asked
-                       if len(entry) == 1 and Levenshtein.distance(term, entry[0]) == 1}
-        if length >= FUZZY_LENGTH and (any(Levenshtein.distance(term, stem) <= 1 for stem in stems)
-                                       or markers & near_groups):
-            worst = FUZZY
-            continue
-        return None
-    return worst
+    synonyms = synonym_markers([term for term, _length in words])
+    near_groups = [{group.marker for group in GROUPS for entry in group.asked
+                    if len(entry) == 1 and Levenshtein.distance(term, entry[0]) == 1} for term, _length in words]
+    levels: dict[int, int | None] = {}
+    for program in programs:
+        stored = program.search_text.split()
+        stems = [term for term in stored if not term.startswith(MARKER)]
+        markers = {term for term in stored if term.startswith(MARKER)}
+        worst: int | None = EXACT
+        for (term, length), groups, near in zip(words, synonyms, near_groups):
+            if any(stem.startswith(term) for stem in stems):
+                continue
+            if markers & set(groups):
+                worst = max(worst, SYNONYM)
+            elif length >= FUZZY_LENGTH and (any(Levenshtein.distance(term, stem) <= 1 for stem in stems)
+                                             or markers & near):
+                worst = FUZZY
+            else:
+                worst = None
+                break
+        levels[program.id] = worst
+    return levels
 
 
 def with_a_typo(rng, word: str) -> str:
@@ -384,7 +386,7 @@ def with_a_typo(rng, word: str) -> str:
 
 async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, clock):
     """Whichever index drives it, a search's count and page are those of a plain scan of the
-    catalog, filtered, matched (exact, synonym, one typo: reference_level) and sorted in
+    catalog, filtered, matched (exact, synonym, one typo: reference_levels) and sorted in
     Python: 160 random searches (one, two and three words, typos, the thesaurus's words,
     filters, pages) over 300 generated programs."""
     import random
@@ -400,6 +402,7 @@ async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, c
         towns = list((await session.execute(select(Municipality.id))).scalars())
         programs = list((await session.execute(select(Program))).scalars())
     rng = random.Random(20261202)
+    seen_levels: set[int] = set()
     asked = data.QUERIES + ["музыка", "изо", "хореография", "живопись", "танцы", "поход", "единоборства"]
     for _ in range(160):
         filters = random_filters(rng, towns)
@@ -411,7 +414,7 @@ async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, c
             filters = replace(filters, words=" ".join(with_a_typo(rng, word) if len(word) > 1 else word
                                                       for word in filters.words.split()))
         words = query_words(filters.words)
-        levels = {p.id: reference_level(p, words) for p in programs}
+        levels = reference_levels(programs, words)
         expected = sorted((p for p in programs
                            if filters.municipality_id in (None, p.municipality_id)
                            and filters.category in (None, p.category)
@@ -420,8 +423,10 @@ async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, c
                            and p.end_date >= clock.today()
                            and levels[p.id] is not None),
                           key=lambda p: (levels[p.id], p.title, p.id))
+        seen_levels |= {levels[p.id] for p in expected}
         page = rng.choice([0, 0, 1, 3])
         found = await find(any_db, clock, page=page, **filters.__dict__)
         last = max(0, (len(expected) - 1) // 5)
         assert (found.total, found.page) == (len(expected), min(page, last)), filters
         assert [p.id for p in found.items] == [p.id for p in expected[found.page * 5:found.page * 5 + 5]], filters
+    assert seen_levels == {EXACT, SYNONYM, FUZZY}   # every kind of match was compared
