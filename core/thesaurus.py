@@ -55,24 +55,33 @@ def parse(text: str) -> list[Group]:
 GROUPS = parse(THESAURUS)
 
 
-def _phrase_at(stems: list[str], entry: tuple[str, ...]) -> list[int]:
-    """Where in `stems` the entry's stems stand in a row (the first position of each)."""
-    n = len(entry)
-    return [i for i in range(len(stems) - n + 1) if tuple(stems[i:i + n]) == entry]
+def _by_first_stem(kind: str) -> dict[str, list[tuple[tuple[str, ...], str]]]:
+    """Each entry (of `kind`: "entries" or "asked") with its group's marker, by its first stem."""
+    found: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for group in GROUPS:
+        for entry in getattr(group, kind):
+            found.setdefault(entry[0], []).append((entry, group.marker))
+    return found
+
+
+_INDEXED = _by_first_stem("entries")
+_ASKED = _by_first_stem("asked")
+
+
+def _found(stems: list[str], entries: dict[str, list[tuple[tuple[str, ...], str]]]):  # type: ignore[no-untyped-def]
+    """(start, length, marker) of each entry standing in `stems` (a phrase: its stems in a row)."""
+    for start, stem in enumerate(stems):
+        for entry, marker in entries.get(stem, ()):
+            if tuple(stems[start:start + len(entry)]) == entry:
+                yield start, len(entry), marker
 
 
 def markers_of(*texts: str) -> list[str]:
     """The markers of the groups with an entry in one of these texts (a program's title, provider)."""
     found: dict[str, None] = {}
     for text in texts:
-        stems = normalise(text or "")
-        present = set(stems)
-        for group in GROUPS:
-            if group.marker in found:
-                continue
-            if any((entry[0] in present) if len(entry) == 1 else _phrase_at(stems, entry)
-                   for entry in group.entries):
-                found[group.marker] = None
+        for _start, _length, marker in _found(normalise(text or ""), _INDEXED):
+            found.setdefault(marker, None)
     return list(found)
 
 
@@ -80,12 +89,9 @@ def synonym_markers(stems: list[str]) -> list[list[str]]:
     """For each search stem, the markers of the groups it is an entry of (alone, or as a word
     of a phrase that stands whole in the search)."""
     result: list[dict[str, None]] = [{} for _ in stems]
-    for group in GROUPS:
-        for entry in group.asked:
-            for start in ([i for i, stem in enumerate(stems) if stem == entry[0]] if len(entry) == 1
-                          else _phrase_at(stems, entry)):
-                for i in range(start, start + len(entry)):
-                    result[i].setdefault(group.marker, None)
+    for start, length, marker in _found(stems, _ASKED):
+        for i in range(start, start + length):
+            result[i].setdefault(marker, None)
     return [list(markers) for markers in result]
 
 
