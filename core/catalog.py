@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import product
 
-from sqlalchemy import Integer, bindparam, case, exists, func, intersect, select
+from sqlalchemy import Integer, bindparam, case, exists, func, literal_column, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
@@ -19,7 +19,9 @@ from core import municipalities
 from core.clock import Clock
 from core.errors import NotFound
 from core.models import Category, Funding, Municipality, Program, ProgramTerm
-from core.search_text import TERM_LENGTH, like_pattern, query_terms, term_range
+from core.search_text import FUZZY_LENGTH, TERM_LENGTH, like_pattern, query_words, term_range
+from core.search_vocabulary import near_terms
+from core.thesaurus import near_markers, synonym_markers
 
 MAX_PAGE_SIZE = 50
 
@@ -106,7 +108,40 @@ def _shape(filters: SearchFilters, clock: Clock | None, terms: list[str], sqlite
 _ANY_AGE = (0, 1000)
 
 
-def _values(filters: SearchFilters, clock: Clock | None, terms: list[str]) -> dict[str, object]:
+# How well a program matches a search word (and a search: its worst word's), the first
+# key of a worded search's order: the word itself starts one of the program's stems; a
+# word of the word's thesaurus group is in the program's title or provider (its marker);
+# a stem one typo away, or the group of an entry one typo away.
+EXACT, SYNONYM, FUZZY = 0, 1, 2
+# What an empty list of a word's other terms is bound as: no stored term is empty.
+_NO_TERMS = [""]
+
+
+@dataclass(frozen=True)
+class _Alternatives:
+    """A search word's stored terms besides its own range: markers of its groups (SYNONYM)
+    and all of them, the near ones (FUZZY) too."""
+    synonyms: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()
+
+
+async def _alternatives(session: AsyncSession, words: list[tuple[str, int]]) -> list[_Alternatives]:
+    stems = [stem for stem, _length in words]
+    synonyms = synonym_markers(stems)
+    typo = [i for i, (stem, length) in enumerate(words) if length >= FUZZY_LENGTH and len(stem) <= TERM_LENGTH]
+    near = dict(zip(typo, await near_terms(session, [stems[i] for i in typo]))) if typo else {}
+    found = []
+    for i, stem in enumerate(stems):
+        if len(stem) > TERM_LENGTH:   # checked whole in search_text: its own word only
+            found.append(_Alternatives())
+            continue
+        fuzzy = (*near[i], *near_markers(stem)) if i in near else ()
+        found.append(_Alternatives(tuple(synonyms[i]), tuple(dict.fromkeys((*synonyms[i], *fuzzy)))))
+    return found
+
+
+def _values(filters: SearchFilters, clock: Clock | None, terms: list[str],
+            alternatives: list[_Alternatives] | None = None) -> dict[str, object]:
     today = clock.today() if clock is not None else None
     values: dict[str, object] = {
         "municipality": filters.municipality_id, "category": filters.category, "age": filters.age,
@@ -122,6 +157,9 @@ def _values(filters: SearchFilters, clock: Clock | None, terms: list[str]) -> di
     for i, term in enumerate(terms):
         values[f"low{i}"], values[f"high{i}"] = term_range(term)
         values[f"like{i}"] = like_pattern(term)
+        other = alternatives[i] if alternatives else _Alternatives()
+        values[f"synonyms{i}"] = list(other.synonyms) or _NO_TERMS
+        values[f"others{i}"] = list(other.others) or _NO_TERMS
     return values
 
 
@@ -176,13 +214,36 @@ def _word_filters(shape: _Shape, rows=ProgramTerm) -> list:  # type: ignore[no-u
     return conditions
 
 
-def _has_word(i: int, has_end: bool, program_id):  # type: ignore[no-untyped-def]
-    """Has the program `program_id` a word starting with word i? One probe of the index
-    (program_id, term); OFFSET 0 keeps PostgreSQL from turning the probe into a join that
-    reads the word's whole range."""
+def _in_list(name: str, terms=ProgramTerm):  # type: ignore[no-untyped-def]
+    return terms.term.in_(bindparam(name, expanding=True, type_=ProgramTerm.term.type))
+
+
+def _other_level(i: int, terms=ProgramTerm):  # type: ignore[no-untyped-def]
+    """The level of a row found among word i's other terms."""
+    return case((_in_list(f"synonyms{i}", terms), SYNONYM), else_=FUZZY)
+
+
+def _word_rows(shape: _Shape, i: int) -> list[Select]:
+    """Word i's rows in the word index, filters checked beside them: (program id, title,
+    level, i), from its own range and from its other terms (two index reads)."""
+    own, other = aliased(ProgramTerm), aliased(ProgramTerm)
+    return [select(own.program_id, own.title, literal_column(str(EXACT), Integer).label("level"),
+                   literal_column(str(i), Integer).label("word"))
+            .where(_word_range(i, shape.terms[i][0], own), *_word_filters(shape, own)),
+            select(other.program_id, other.title, _other_level(i, other).label("level"),
+                   literal_column(str(i), Integer).label("word"))
+            .where(_in_list(f"others{i}", other), *_word_filters(shape, other))]
+
+
+def _probed_level(i: int, has_end: bool, program_id):  # type: ignore[no-untyped-def]
+    """Word i's level in the program `program_id` (NULL: not there). One probe of the
+    index (program_id, term); OFFSET 0 keeps PostgreSQL from turning the probe into a join
+    that reads the word's whole range."""
     other = aliased(ProgramTerm)
-    return exists(select(other.program_id).where(
-        other.program_id == program_id, _word_range(i, has_end, other)).offset(0))
+    own = _word_range(i, has_end, other)
+    return (select(func.min(case((own, EXACT), else_=_other_level(i, other))))
+            .where(other.program_id == program_id, or_(own, _in_list(f"others{i}", other)))
+            .offset(0).scalar_subquery())
 
 
 def _long_word(i: int, program_id):  # type: ignore[no-untyped-def]
@@ -193,27 +254,37 @@ def _long_word(i: int, program_id):  # type: ignore[no-untyped-def]
 
 
 def _word_matches(shape: _Shape) -> Select:
-    """(program id, title) of the programs matching a worded search, each once, from the
-    word index: the driving word's range with the filters checked beside it, intersected
-    with the ranges of the words read as sets (INTERSECT: a hash or a sort on both
-    databases, never a join a planner might run as a nested loop, PostgreSQL's estimate of
-    a prefix range being a row or two), then each other word probed. A program appears
-    once per stem of a range that it has ('школ': школа, школьная): the set operations
-    leave it once."""
-    def word(i: int) -> Select:
-        rows = aliased(ProgramTerm)
-        return select(rows.program_id, rows.title).where(
-            _word_range(i, shape.terms[i][0], rows), *_word_filters(shape, rows))
-
-    sets = [word(i) for i in (shape.drive, *shape.sets)]
-    found = (intersect(*sets) if len(sets) > 1 else sets[0].distinct()).subquery("found")
-    conditions = []
-    for i, (has_end, long) in enumerate(shape.terms):
-        if i != shape.drive and i not in shape.sets:
-            conditions.append(_has_word(i, has_end, found.c.program_id))
-        if long:
-            conditions.append(_long_word(i, found.c.program_id))
-    return select(found.c.program_id, found.c.title).where(*conditions)
+    """(program id, title, level) of the programs matching a worded search, each once, from
+    the word index: the rows of the driving word and of the words read as sets, grouped by
+    program (a hash or a sort on both databases, never a join a planner might run as a
+    nested loop, PostgreSQL's estimate of a prefix range being a row or two): a program
+    has each of those words at its best level, and all of them; then each other word
+    probed. A program's level is its worst word's."""
+    read = (shape.drive, *shape.sets)
+    rows = union_all(*[part for i in read for part in _word_rows(shape, i)]).subquery("word_rows")
+    if len(read) == 1:
+        found = select(rows.c.program_id, rows.c.title, func.min(rows.c.level).label("level")) \
+            .group_by(rows.c.program_id, rows.c.title)
+    else:
+        best = select(rows.c.program_id, rows.c.title, rows.c.word, func.min(rows.c.level).label("level")) \
+            .group_by(rows.c.program_id, rows.c.title, rows.c.word).subquery("best")
+        found = select(best.c.program_id, best.c.title, func.max(best.c.level).label("level")) \
+            .group_by(best.c.program_id, best.c.title).having(func.count() == len(read))
+    found = found.subquery("found")
+    probed = [i for i in range(len(shape.terms)) if i not in read]
+    longs = [i for i, (_has_end, long) in enumerate(shape.terms) if long]
+    if not probed:
+        return select(found.c.program_id, found.c.title, found.c.level).where(
+            *[_long_word(i, found.c.program_id) for i in longs])
+    # OFFSET 0: each probe runs once a program, not again where its level is used.
+    levels = select(found.c.program_id, found.c.title, found.c.level, *[
+        _probed_level(i, shape.terms[i][0], found.c.program_id).label(f"level{i}") for i in probed]) \
+        .offset(0).subquery("levels")
+    worst = (func.max if shape.sqlite else func.greatest)(
+        levels.c.level, *[levels.c[f"level{i}"] for i in probed])
+    return select(levels.c.program_id, levels.c.title, worst.label("level")).where(
+        *[levels.c[f"level{i}"].is_not(None) for i in probed],
+        *[_long_word(i, levels.c.program_id) for i in longs])
 
 
 def _conditions(shape: _Shape, title_walk: bool = False) -> list:
@@ -228,9 +299,9 @@ def _drive_counts_statement(shape: _Shape) -> Select:
     DRIVE_COUNT_LIMIT + 1 (a program counted once per stem of the range: an estimate)."""
     return select(*[
         select(func.count()).select_from(
-            select(ProgramTerm.program_id).where(_word_range(i, has_end), *_word_filters(shape))
+            union_all(*[part.with_only_columns(part.selected_columns[0]) for part in _word_rows(shape, i)])
             .limit(bindparam("drive_limit", type_=Integer)).subquery()).scalar_subquery()
-        for i, (has_end, _long) in enumerate(shape.terms)])
+        for i in range(len(shape.terms))])
 
 
 @lru_cache(maxsize=512)
@@ -251,15 +322,16 @@ def _sorted_page_statement(shape: _Shape) -> Select:
 
 @lru_cache(maxsize=512)
 def _worded_page_statement(shape: _Shape) -> Select:
-    """(id, total) of a worded search's page, by title then id; past the last page, the
-    last page's. The matches are read from the word index once, counted and sorted there:
+    """(id, total) of a worded search's page, by level (EXACT, SYNONYM, FUZZY), title, id;
+    past the last page, the last page's. The matches are read from the word index once, counted and sorted there:
     only the page's ids leave the database."""
     matches = _word_matches(shape).cte("matches").prefix_with("MATERIALIZED")
     total = select(func.count()).select_from(matches).scalar_subquery()
     offset, size = bindparam("offset", type_=Integer), bindparam("size", type_=Integer)
     first = case((offset < total, offset), (total > 0, (total - 1) // size * size), else_=0)
     return (select(matches.c.program_id, total)
-            .order_by(_title(shape, matches.c.title), matches.c.program_id).offset(first).limit(size))
+            .order_by(matches.c.level, _title(shape, matches.c.title), matches.c.program_id)
+            .offset(first).limit(size))
 
 
 def _title(shape: _Shape, title):  # type: ignore[no-untyped-def]
@@ -296,7 +368,9 @@ async def _driving(session: AsyncSession, shape: _Shape, values: dict[str, objec
 
 async def search(session: AsyncSession, filters: SearchFilters, page: int = 0,
                  page_size: int = 5, clock: Clock | None = None) -> SearchPage:
-    """One page of programs matching every filter, by title then id.
+    """One page of programs matching every filter, by title then id; a worded search's
+    first the programs with every word itself, then those with a word's synonym (the
+    thesaurus, core/thesaurus_data.py), then those with a word one typo away.
 
     A worded search counts its matches and returns the page in one statement
     (the last page when `page` is past the end), from the word index, driven
@@ -306,8 +380,9 @@ async def search(session: AsyncSession, filters: SearchFilters, page: int = 0,
     """
     page_size = max(1, min(int(page_size), MAX_PAGE_SIZE))
     page = max(int(page), 0)
-    terms = query_terms(filters.words)
-    values = _values(filters, clock, terms)
+    words = query_words(filters.words)
+    terms = [stem for stem, _length in words]
+    values = _values(filters, clock, terms, await _alternatives(session, words) if words else None)
     shape = _shape(filters, clock, terms, sqlite=session.bind.dialect.name == "sqlite")
     shape = await _driving(session, shape, values)
     bounds = {"offset": page * page_size, "size": page_size}
@@ -355,8 +430,9 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
     """Run each statement the common searches use once, matching nothing (or counting at
     most COUNT_LIMIT programs), so that no parent's search waits for SQLAlchemy to build
     and compile it: 3-13 ms a statement, paid at the first search of each combination of
-    filters and number of words (bench/, benchmark 4). The bot calls it at start; it
-    takes well under a second. Returns how many statements ran."""
+    filters and number of words (bench/, benchmark 4); and read the word index's words
+    the typos are looked for in. The bot calls it at start; it takes well under a second.
+    Returns how many statements ran."""
     sqlite = session.bind.dialect.name == "sqlite"
     ran = 0
 
@@ -365,6 +441,7 @@ async def warm_up(session: AsyncSession, clock: Clock) -> int:
         await _run(session, statement, {**values, "offset": 0, "size": 1})
         ran += 1
 
+    await near_terms(session, [])   # the index's words, for typos (core/search_vocabulary.py)
     values = _values(_NOTHING, clock, [])
     for municipality, category, certificate_only, age in product((False, True), repeat=4):
         shape = _Shape(municipality=municipality, category=category, certificate_only=certificate_only,

@@ -25,7 +25,8 @@ from core.catalog_codes import parse_category, parse_funding, parse_provider_kin
 from core.clock import Clock
 from core.db import Database
 from core.errors import DomainError
-from core.models import INDEXED_FIELDS, Funding, Municipality, Program, ProgramTerm, program_terms_rows
+from core.models import (INDEXED_FIELDS, Funding, Municipality, Program, ProgramTerm, program_terms_rows,
+                         words_changed)
 from core.municipalities import clean_name, closest_name, register
 from core.municipalities import names as registered_names
 from core.search_text import program_search_text
@@ -544,6 +545,8 @@ async def _index_terms(session: Any, inserted: list[dict[str, Any]], changed: li
              for term in program_terms_rows(row)]
     for start in range(0, len(terms), CHUNK * 4):
         await session.execute(insert(ProgramTerm), terms[start:start + CHUNK * 4])
+    if inserted or changed:
+        await session.run_sync(lambda sync: words_changed(sync.connection()))
 
 
 async def _refresh_statistics(db: Database) -> None:

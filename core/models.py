@@ -387,11 +387,33 @@ def program_terms_rows(program: object) -> list[dict[str, object]]:
     return [{"term": term, "program_id": get("id"), **copied} for term in stored_terms(get("search_text") or "")]
 
 
+class SearchState(Base):
+    """One row (id 1): `words` counts the writes to the word index, so that a process
+    holding the index's distinct words (core/search_vocabulary.py, typos) sees in one
+    primary-key read that it must read them again (migration 0018)."""
+    __tablename__ = "search_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    words: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+SEARCH_STATE_ID = 1
+
+
+def words_changed(connection: Connection) -> None:
+    """Mark the word index changed (in the writer's transaction)."""
+    table = SearchState.__table__
+    bumped = connection.execute(table.update().where(table.c.id == SEARCH_STATE_ID)
+                                .values(words=table.c.words + 1))
+    if not bumped.rowcount:
+        connection.execute(table.insert().values(id=SEARCH_STATE_ID, words=1))
+
+
 @event.listens_for(Program, "after_insert")
 def _index_new_program(_mapper: object, connection: Connection, target: Program) -> None:
     rows = program_terms_rows(target)
     if rows:
         connection.execute(ProgramTerm.__table__.insert(), rows)
+        words_changed(connection)
 
 
 @event.listens_for(Program, "after_update")
@@ -403,6 +425,7 @@ def _reindex_program(_mapper: object, connection: Connection, target: Program) -
     rows = program_terms_rows(target)
     if rows:
         connection.execute(ProgramTerm.__table__.insert(), rows)
+    words_changed(connection)
 
 
 class Enrollment(Base):

@@ -4,7 +4,8 @@ SQLite's lower() does not fold Cyrillic and PostgreSQL's depends on the
 collation, so the database never folds anything: a program's words are
 case-folded, ё→е, stemmed (Snowball, Russian) here and stored in
 Program.search_text as " stem stem … " (a space before every stem). A query
-word then matches the start of a stored word with `LIKE '% stem%'`.
+word then matches the start of a stored word with `LIKE '% stem%'`. The markers of
+the thesaurus groups of the title and provider (core/thesaurus.py) follow the stems.
 """
 from __future__ import annotations
 
@@ -39,11 +40,16 @@ def normalise(text: str) -> list[str]:
 
 
 def program_search_text(title: str, provider: str, description: str, address: str) -> str:
-    """The stored form: every distinct stem once, each preceded by a space."""
+    """The stored form: every distinct stem once, then the markers of the thesaurus's
+    groups of the title and provider, each preceded by a space."""
+    from core.thesaurus import markers_of   # it stems with this module
+
     seen: dict[str, None] = {}
     for part in (title, provider, description, address):
         for term in normalise(part or ""):
             seen.setdefault(term, None)
+    for marker in markers_of(title, provider):
+        seen.setdefault(marker, None)
     return "".join(f" {term}" for term in seen) + " " if seen else ""
 
 
@@ -54,6 +60,20 @@ def query_terms(text: str) -> list[str]:
         if term:
             seen.setdefault(term, None)
     return list(seen)[:MAX_QUERY_TERMS]
+
+
+# A word this long or longer is found with one typo (core/catalog.py, fuzzy matches).
+FUZZY_LENGTH = 5
+
+
+def query_words(text: str) -> list[tuple[str, int]]:
+    """query_terms() with each stem's longest typed word's length (typos: FUZZY_LENGTH)."""
+    seen: dict[str, int] = {}
+    for word in words(text or ""):
+        term = stem(word)
+        if term and (term in seen or len(seen) < MAX_QUERY_TERMS):
+            seen[term] = max(seen.get(term, 0), len(word))
+    return list(seen.items())
 
 
 def like_pattern(term: str) -> str:

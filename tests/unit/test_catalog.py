@@ -5,16 +5,18 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
+from rapidfuzz.distance import Levenshtein
 
 from core import catalog
-from core.catalog import SearchFilters, get_program, list_municipalities, search
+from core.catalog import EXACT, FUZZY, SYNONYM, SearchFilters, get_program, list_municipalities, search
 from core.catalog_codes import parse_category, parse_funding, parse_provider_kind
 from core.certificates import set_nominal
 from core.errors import DomainError, NotFound
 from core.importer import import_rows
 from core.models import Category, Funding, Municipality, ProviderKind, Unit
 from core.municipalities import register
-from core.search_text import program_search_text, query_terms
+from core.search_text import FUZZY_LENGTH, program_search_text, query_terms, query_words
+from core.thesaurus import GROUPS, MARKER, synonym_markers
 
 TOWN = "г. Пятигорск"
 OTHER_TOWN = "г. Абакан"
@@ -91,15 +93,16 @@ async def test_words_are_found_in_provider_description_and_address(any_db, clock
 
 async def test_search_wildcards_typed_by_a_parent_are_plain_punctuation(any_db, clock):
     await load(any_db, clock, row("a", title="Шахматы"), row("b", title="Шашки"))
-    assert (await find(any_db, clock, words="%ахматы")).total == 0   # not "anything, then ахмат"
-    assert (await find(any_db, clock, words="_ахматы")).total == 0
+    # Not "anything, then хмат" (and two letters from шахмат: more than a typo).
+    assert (await find(any_db, clock, words="%хматы")).total == 0
+    assert (await find(any_db, clock, words="_хматы")).total == 0
     assert (await find(any_db, clock, words="%")).total == 2   # no words at all: no word filter
     assert all("%" not in term and "_" not in term for term in query_terms("50% ш_а_х"))
 
 
-def test_stored_search_text_puts_a_space_before_every_stem():
-    text = program_search_text("Робототехника", "ЦДТ", "", "")
-    assert text == " робототехник цдт "
+def test_stored_search_text_puts_a_space_before_every_stem_then_the_thesaurus_groups():
+    assert program_search_text("Шахматный клуб", "ЦДТ", "Играем в шашки", "") == " шахматн клуб цдт игра в шашк ~шахмат "
+    assert program_search_text("Клуб", "ЦДТ", "Играем в шашки", "") == " клуб цдт игра в шашк "   # title, provider only
 
 
 # --- filters ----------------------------------------------------------------
@@ -344,9 +347,47 @@ async def test_titles_sort_by_letter_code_on_both_databases(any_db, clock, monke
     assert titles(await find(any_db, clock, municipality_id=await town_id(any_db))) == expected
 
 
+def reference_levels(programs, words: list[tuple[str, int]]) -> dict[int, int | None]:
+    """How each program matches a search, worked out from its stored text alone (None: not
+    at all): each word EXACT if it starts one of the program's stems, SYNONYM if the program
+    has the marker of one of the word's thesaurus groups, FUZZY (words of FUZZY_LENGTH
+    letters or more) if a stem of the program, or a one-word entry of one of its groups, is
+    one edit from the word's stem; the program's level is its worst word's."""
+    synonyms = synonym_markers([term for term, _length in words])
+    near_groups = [{group.marker for group in GROUPS for entry in group.asked
+                    if len(entry) == 1 and Levenshtein.distance(term, entry[0]) == 1} for term, _length in words]
+    levels: dict[int, int | None] = {}
+    for program in programs:
+        stored = program.search_text.split()
+        stems = [term for term in stored if not term.startswith(MARKER)]
+        markers = {term for term in stored if term.startswith(MARKER)}
+        worst: int | None = EXACT
+        for (term, length), groups, near in zip(words, synonyms, near_groups):
+            if any(stem.startswith(term) for stem in stems):
+                continue
+            if markers & set(groups):
+                worst = max(worst, SYNONYM)
+            elif length >= FUZZY_LENGTH and (any(Levenshtein.distance(term, stem) <= 1 for stem in stems)
+                                             or markers & near):
+                worst = FUZZY
+            else:
+                worst = None
+                break
+        levels[program.id] = worst
+    return levels
+
+
+def with_a_typo(rng, word: str) -> str:
+    """The word with one letter changed, dropped or added (somewhere after the first)."""
+    at = rng.randrange(1, len(word))
+    letter = rng.choice("абвгдеиклмнопрстуя")
+    return rng.choice([word[:at] + letter + word[at + 1:], word[:at] + word[at + 1:], word[:at] + letter + word[at:]])
+
+
 async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, clock):
     """Whichever index drives it, a search's count and page are those of a plain scan of the
-    catalog, filtered and sorted in Python: 120 random searches (one, two and three words,
+    catalog, filtered, matched (exact, synonym, one typo: reference_levels) and sorted in
+    Python: 160 random searches (one, two and three words, typos, the thesaurus's words,
     filters, pages) over 300 generated programs."""
     import random
 
@@ -361,21 +402,31 @@ async def test_a_search_finds_exactly_what_reading_every_program_finds(any_db, c
         towns = list((await session.execute(select(Municipality.id))).scalars())
         programs = list((await session.execute(select(Program))).scalars())
     rng = random.Random(20261202)
-    for _ in range(120):
+    seen_levels: set[int] = set()
+    asked = data.QUERIES + ["музыка", "изо", "хореография", "живопись", "танцы", "поход", "единоборства"]
+    for _ in range(160):
         filters = random_filters(rng, towns)
         if rng.random() < 0.3:
-            filters = replace(filters, words=" ".join(rng.sample(data.QUERIES, 3)))
-        terms = query_terms(filters.words)
+            filters = replace(filters, words=" ".join(rng.sample(asked, 3)))
+        elif rng.random() < 0.3:
+            filters = replace(filters, words=rng.choice(asked))
+        if filters.words and rng.random() < 0.4:
+            filters = replace(filters, words=" ".join(with_a_typo(rng, word) if len(word) > 1 else word
+                                                      for word in filters.words.split()))
+        words = query_words(filters.words)
+        levels = reference_levels(programs, words)
         expected = sorted((p for p in programs
                            if filters.municipality_id in (None, p.municipality_id)
                            and filters.category in (None, p.category)
                            and (not filters.certificate_only or p.funding is Funding.CERTIFICATE)
                            and (filters.age is None or p.age_min <= filters.age <= p.age_max)
                            and p.end_date >= clock.today()
-                           and all(any(word.startswith(term) for word in p.search_text.split()) for term in terms)),
-                          key=lambda p: (p.title, p.id))
+                           and levels[p.id] is not None),
+                          key=lambda p: (levels[p.id], p.title, p.id))
+        seen_levels |= {levels[p.id] for p in expected}
         page = rng.choice([0, 0, 1, 3])
         found = await find(any_db, clock, page=page, **filters.__dict__)
         last = max(0, (len(expected) - 1) // 5)
         assert (found.total, found.page) == (len(expected), min(page, last)), filters
         assert [p.id for p in found.items] == [p.id for p in expected[found.page * 5:found.page * 5 + 5]], filters
+    assert seen_levels == {EXACT, SYNONYM, FUZZY}   # every kind of match was compared

@@ -179,3 +179,34 @@ async def test_migration_0008_marks_renewals_and_lets_a_month_be_topped_up_not_c
     with sqlite3.connect(path) as conn:
         rows = conn.execute("SELECT kind, amount, month FROM ledger_entries").fetchall()
     assert rows == [("reserve", 150, 12)]
+
+
+async def test_migration_0018_marks_the_programs_already_there_with_their_thesaurus_groups(tmp_path, clock):
+    """Programs imported before the thesaurus get their groups' markers from the upgrade
+    (found by a synonym at once); the downgrade takes them off again."""
+    from alembic import command
+    from sqlalchemy import select
+
+    from bot.migrate import alembic_config
+    from core.catalog import SearchFilters, search
+    from core.importer import import_rows
+    from core.models import Program
+    from tests.unit.test_catalog import row
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/catalog.sqlite3"
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    try:
+        await import_rows(db, [row("a", title="Хореография для малышей")], clock, new_municipalities=True)
+        await db.engine.dispose()
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0012")
+        async with db.read() as session:
+            assert "~" not in (await session.execute(select(Program.search_text))).scalar_one()
+        await db.engine.dispose()
+        await asyncio.to_thread(upgrade, url)
+        async with db.read() as session:
+            assert " ~танц " in (await session.execute(select(Program.search_text))).scalar_one()
+            found = await search(session, SearchFilters(words="танцы"), clock=clock)
+            assert [p.title for p in found.items] == ["Хореография для малышей"]
+    finally:
+        await db.dispose()
