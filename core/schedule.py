@@ -43,7 +43,7 @@ _TOKENS = re.compile(
     rf"(?P<range>(?P<d1>{_DAY})\s*(?:-|по)\s*(?P<d2>{_DAY}))(?![\w])"
     rf"|(?P<day>{_DAY})(?![\w])"
     rf"|(?P<every>ежедневно|каждый\s+день)"
-    rf"|(?P<weekdays>по\s+будням|будни)"
+    r"|(?P<weekdays>будн(?:и|ям))(?![\w])"
     r"|(?:с\s*)?(?P<h1>\d{1,2})[:.](?P<m1>\d{2})\s*(?:-|до)\s*(?P<h2>\d{1,2})[:.](?P<m2>\d{2})(?!\d)"
 )
 _SKIP = re.compile(r"(?:[\s,;/]+|\bи\b|\bпо\b(?=\s*[а-я]))*")
@@ -120,7 +120,7 @@ def dumps(lessons: list[Lesson] | None) -> str | None:
     """The stored form; None for no lessons (not parsed, or no schedule)."""
     if not lessons:
         return None
-    return ";".join(f"{l.weekday} {l.start:%H:%M}-{l.end:%H:%M}" for l in sorted(lessons))
+    return ";".join(f"{one.weekday} {one.start:%H:%M}-{one.end:%H:%M}" for one in sorted(lessons))
 
 
 def loads(stored: str | None) -> list[Lesson]:

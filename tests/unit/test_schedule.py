@@ -30,6 +30,8 @@ from core.schedule import Lesson, clashes, dumps, first_lesson, groups, loads, p
     ("пн по ср 8:30-9:15", "1 08:30-09:15;2 08:30-09:15;3 08:30-09:15"),
     ("ежедневно 9:00-10:00", ";".join(f"{d} 09:00-10:00" for d in range(1, 8))),
     ("Сб, Вс 11:00–12:30", "6 11:00-12:30;7 11:00-12:30"),
+    ("по будням 9:00-10:00", ";".join(f"{d} 09:00-10:00" for d in range(1, 6))),
+    ("будни 9:00-10:00, сб 10:00-11:00", ";".join(f"{d} 09:00-10:00" for d in range(1, 6)) + ";6 10:00-11:00"),
 ])
 def test_common_forms_parse(text, stored):
     assert dumps(parse(text)) == stored
