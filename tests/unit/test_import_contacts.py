@@ -27,6 +27,13 @@ async def db(db):
     return db
 
 
+@pytest.fixture
+async def any_db(any_db):
+    async with any_db.write() as session:
+        await register(session, TOWN)
+    return any_db
+
+
 def row(external_id: str, **overrides: str) -> dict[str, str]:
     values = {
         "external_id": external_id, "title": "Шахматы", "provider": "ЦДТ", "provider_kind": "municipal",
@@ -55,7 +62,8 @@ async def stored(db) -> dict[str, Program]:
         return {p.external_id: p for p in (await session.execute(select(Program))).scalars()}
 
 
-async def test_contact_columns_after_description_are_stored_normalised(db, clock, tmp_path):
+async def test_contact_columns_after_description_are_stored_normalised(any_db, clock, tmp_path):
+    db = any_db
     path = csv_file(tmp_path, [
         row("A", phone="8 (8793) 33-12-45", email="Info@CDT26.RU", website="cdt26.ru"),
         row("B", phone="+7 928 123 45 67", email="", website="https://cdt26.ru/kruzhki?id=5"),
@@ -119,7 +127,8 @@ async def test_a_phone_given_as_a_json_number_is_refused(db, clock):
     assert "phone must be text" in refusal.value.problems[0].reason
 
 
-async def test_a_parsed_schedule_is_stored_as_lessons(db, clock, tmp_path):
+async def test_a_parsed_schedule_is_stored_as_lessons(any_db, clock, tmp_path):
+    db = any_db
     await import_file(db, csv_file(tmp_path, [row("A", schedule="пн, ср 16:00–17:30; сб 10.00-12.00")]), clock)
     assert (await stored(db))["A"].lessons == "1 16:00-17:30;3 16:00-17:30;6 10:00-12:00"
 
