@@ -847,5 +847,5 @@ WEEK_UNPARSED_TITLE = "\n\nРасписание этих программ зап
 WEEK_UNPARSED = "\n• {title}: {schedule}"
 WEEK_FREE_DAYS = "\n\nСвободные дни: {days}."
 CLASH_TITLE = "\n\n⚠️ Занятия пересекаются с тем, куда ребёнок уже ходит:"
-CLASH_LINE = "\n• {weekday}: {new} — и {old} в программе {title}"
+CLASH_LINE = "\n• {weekday} {new}: в это же время — программа {title} ({old})"
 CLASH_NOTE = "\nЗаписать всё равно можно; проверьте, успеет ли ребёнок на оба занятия."

@@ -113,9 +113,9 @@ async def test_the_preview_warns_of_an_overlap_naming_the_program_and_times_and_
     await enroll(client, second)
     text = client.text
     assert "⚠️ Занятия пересекаются с тем, куда ребёнок уже ходит:" in text
-    assert "• Пн: 15:00–16:30 — и 16:00–17:00 в программе «Футбол»" in text
-    assert "• Ср: 15:00–16:30 — и 16:00–17:00 в программе «Футбол»" in text
-    assert "Пт:" not in text
+    assert "• Пн 15:00–16:30: в это же время — программа «Футбол» (16:00–17:00)" in text
+    assert "• Ср 15:00–16:30: в это же время — программа «Футбол» (16:00–17:00)" in text
+    assert "• Пт" not in text
     await client.click("Подтвердить")
     assert "записана в программу «Рисование»" in client.text
     assert await count(db, Enrollment) == 2
