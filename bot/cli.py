@@ -188,6 +188,10 @@ async def cmd_import_programs(args: argparse.Namespace, settings: Settings) -> i
                       "region's first file with --new-municipalities)", file=sys.stderr)
             return 1
         print(f"imported {report.created} new and {report.updated} updated program(s) from {args.file}")
+        if report.warnings:
+            print(f"{len(report.warnings)} warning(s):")
+            for warning in report.warnings:
+                print(f"  line {warning.line}: {warning.reason}")
     finally:
         await db.dispose()
     return 0

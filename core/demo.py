@@ -14,7 +14,7 @@ from core import municipalities
 from core.certificates import set_nominal
 from core.clock import Clock
 from core.db import Database
-from core.demo_catalog import NOMINALS, PROGRAMS, STUDY_MONTHS
+from core.demo_catalog import CONTACTS, NOMINALS, PROGRAMS, STUDY_MONTHS
 from core.importer import ImportReport, import_rows
 from core.models import Program, Unit
 
@@ -58,6 +58,8 @@ def demo_rows(today: dt.date) -> list[dict[str, str]]:
         }
         if external_id in STUDY_MONTHS:
             row["months"] = STUDY_MONTHS[external_id]
+        phone, email, website = CONTACTS.get(provider, (None, None, None))
+        row.update(phone=phone or "", email=email or "", website=website or "")
         rows.append(row)
     return rows
 

@@ -260,3 +260,27 @@ STUDY_MONTHS = {
     "demo-ab-022": "11-3",       # winter only (the range wraps over New Year)
     "demo-ab-007": "1-12",       # skiing in winter, running in summer
 }
+
+# The organisations' contacts (import columns phone, email, website), by provider.
+# Invented: local numbers starting with 0 are never issued, and the domains end in
+# the reserved ".example". The pottery workshop gives none, as some catalogs do.
+CONTACTS: dict[str, tuple[str | None, str | None, str | None]] = {
+    _CDT_PY: ("8 (8793) 00-10-01", "cdt@pyatigorsk-cdt.example", "https://pyatigorsk-cdt.example"),
+    _DUSH_PY: ("8 (8793) 00-10-02", "dush1@pyatigorsk-sport.example", None),
+    _ROBOT_PY: ("+7 (900) 000-10-03", "hello@robotlab-kavkaz.example", "robotlab-kavkaz.example"),
+    _LINGVA_PY: ("8 (8793) 00-10-04", "lingva@lingva-pyatigorsk.example", "https://lingva-pyatigorsk.example"),
+    _IP_ART_PY: ("+7 (900) 000-10-05", None, None),
+    _IP_CHESS_PY: ("+7 (900) 000-10-06", "ladya@chess-ladya.example", None),
+    _STATION_PY: ("8 (8793) 00-10-07", "sutn@pyatigorsk-sutn.example", "https://pyatigorsk-sutn.example"),
+    _DDT_SH: ("8 (86553) 0-20-01", "ddt@shpakovsky-ddt.example", "https://shpakovsky-ddt.example"),
+    _SPORT_SH: ("8 (86553) 0-20-02", "olimp@shpakovsky-sport.example", None),
+    _SCHOOL_SH: ("8 (86553) 0-20-03", "school3@mikhailovsk-school.example", "https://mikhailovsk-school.example"),
+    _IT_SH: ("+7 (900) 000-20-04", "start@it-start.example", "it-start.example"),
+    _IP_DANCE_SH: ("+7 (900) 000-20-05", "ritm@dance-ritm.example", None),
+    _CDOD_AB: ("8 (3902) 00-30-01", "cdod@abakan-cdod.example", "https://abakan-cdod.example"),
+    _SPORT_AB: ("8 (3902) 00-30-02", "sayany@abakan-sport.example", "https://abakan-sport.example"),
+    _ECO_AB: ("8 (3902) 00-30-03", "ebc@abakan-ebc.example", None),
+    _MUSEUM_AB: ("8 (3902) 00-30-04", "tigir@tigir-taiga.example", "https://tigir-taiga.example"),
+    _CODE_AB: ("+7 (900) 000-30-05", "school@codeward-abakan.example", "codeward-abakan.example"),
+    _IP_THEATRE_AB: ("+7 (900) 000-30-06", None, None),
+}

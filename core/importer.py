@@ -14,7 +14,7 @@ import datetime as dt
 import io
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text, update
 
 from core.catalog_codes import parse_category, parse_funding, parse_provider_kind
+from core import schedule
 from core.clock import Clock
+from core.contacts import ContactInvalid, parse_email, parse_phone, parse_website
 from core.db import Database
 from core.errors import DomainError
 from core.models import (INDEXED_FIELDS, Funding, Municipality, Program, ProgramTerm, program_terms_rows,
@@ -54,7 +56,8 @@ ANALYZE_AFTER = 1000     # rows written; below that the old statistics are good 
 _FIELDS = (
     "title", "provider", "provider_kind", "municipality_id", "category", "age_min", "age_max",
     "price_per_month", "hours_per_month", "start_date", "end_date", "address", "schedule",
-    "seats", "funding", "description", "search_text", "study_months",
+    "seats", "funding", "description", "search_text", "study_months", "phone", "email", "website",
+    "lessons",
 )
 
 
@@ -78,6 +81,8 @@ class ImportReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Imported, but worth a look: a schedule the parser did not understand (kept as text).
+    warnings: list[Problem] = field(default_factory=list)
 
 
 # --- reading files ----------------------------------------------------------
@@ -306,6 +311,7 @@ def validate_row(row: dict[str, Any]) -> dict[str, Any]:
     take("end_date", lambda: _date(row, "end_date"))
     take("address", lambda: _text(row, "address", 1000, False))
     take("schedule", lambda: _text(row, "schedule", 1000, False))
+    out["lessons"] = schedule.dumps(schedule.parse(out.get("schedule")))
     take("seats", lambda: _int(row, "seats", True))
     take("funding", lambda: _coded(parse_funding, row, "funding"))
     take("description", lambda: _text(row, "description", 10000, False))
@@ -370,7 +376,19 @@ def _months(value: Any) -> str:
 # None, the program's default.
 OPTIONAL: dict[str, tuple[str, Any]] = {
     "months": ("study_months", _months),
+    "phone": ("phone", lambda value: _contact(parse_phone, value, "phone")),
+    "email": ("email", lambda value: _contact(parse_email, value, "email")),
+    "website": ("website", lambda value: _contact(parse_website, value, "website")),
 }
+
+
+def _contact(reader: Any, value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise _Bad(f"{key} must be text")
+    try:
+        return reader(value)
+    except ContactInvalid as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _taught_within(months: str, start: dt.date, end: dt.date) -> bool:
@@ -451,7 +469,9 @@ async def import_rows(db: Database, rows: list[dict[str, Any]], clock: Clock,
     if problems:
         raise ImportRejected(problems)
     now = clock.now()
-    report = ImportReport()
+    report = ImportReport(warnings=[
+        Problem(line, f"schedule '{row['schedule'][:60]}' not understood: imported as text, no lessons")
+        for row, line in zip(valid, lines) if row["schedule"] and row["lessons"] is None])
     async with db.write() as session:
         municipality_ids = await _municipality_ids(
             session, {row["municipality"] for row in valid}, new_municipalities)

@@ -31,10 +31,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
-from core import pd
+from core import pd, schedule
 from core.db import not_durable
 from core.search_text import TERM_LENGTH, stored_terms
 
@@ -332,9 +332,22 @@ class Program(Base):
     study_months: Mapped[str | None] = mapped_column(String(40), nullable=True)
     # Normalised, stemmed words of title/provider/description/address for search.
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Contacts (optional import columns, core/contacts.py) and the schedule's lessons as
+    # parsed by core/schedule.py ("1 16:00-17:30;3 16:00-17:30"); NULL = none, or the
+    # schedule is text the parser does not understand.
+    phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    website: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    lessons: Mapped[str | None] = mapped_column(Text, nullable=True)
     published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     municipality: Mapped[Municipality] = relationship(lazy="joined")
+
+    @validates("schedule")
+    def _parse_schedule(self, key: str, value: str) -> str:
+        """A schedule set through the ORM brings its lessons (the importer's bulk rows set both)."""
+        self.lessons = schedule.dumps(schedule.parse(value))
+        return value
 
 
 # Stems compare byte by byte (a prefix is a range of the index); PostgreSQL's

@@ -7,11 +7,12 @@ import datetime as dt
 from typing import Any
 
 from bot.dialogs import format as fmt
+from bot.dialogs import program_info as info
 from bot.dialogs import texts
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, on_text, paged, rows, step
 from core import children as core_children
-from core import catalog, municipalities
+from core import catalog, municipalities, timetable
 from core.errors import DomainError
 from core.models import Certificate, Child
 from core.snils import normalize_snils
@@ -178,8 +179,33 @@ async def child_screen(ctx: Ctx) -> Screen:
     return Screen(text="\n\n".join(lines), rows=rows(
         Button(texts.BTN_EDIT_NAME, f"ch:en:{child_id}"),
         [Button(texts.BTN_EDIT_BIRTH, f"ch:eb:{child_id}"), Button(texts.BTN_EDIT_MUNI, f"ch:em:{child_id}")],
+        Button(texts.BTN_WEEK, f"ch:w:{child_id}"),
         Button(texts.BTN_DELETE_CHILD, f"ch:d:{child_id}"),
         Button(texts.BTN_TO_CHILDREN, "cmd:children")))
+
+
+@step("ch.week")
+async def week_screen(ctx: Ctx) -> Screen:
+    """The lessons of the child's active enrollments, day by day; a schedule the catalog
+    gave as free text is listed apart, as written."""
+    child = await core_children.get_child(ctx.session, await ctx.require_parent(), int(ctx.data["child"]))
+    week = await timetable.week(ctx.session, child.id)
+    text = texts.WEEK_TITLE.format(name=child_name(child))
+    if not week.programs:
+        text += texts.WEEK_NO_LESSONS
+    for weekday, lessons in week.days.items():
+        text += texts.WEEK_DAY.format(weekday=texts.WEEKDAYS[weekday - 1].capitalize())
+        text += "".join(texts.WEEK_LESSON.format(time=info.time_text(lesson.start, lesson.end),
+                                                 title=fmt.quoted(program.title)) for lesson, program in lessons)
+    if week.days:
+        free = [texts.WEEKDAYS_SHORT[day - 1] for day in range(1, 8) if day not in week.days]
+        if free:
+            text += texts.WEEK_FREE_DAYS.format(days=", ".join(free))
+    if week.unparsed:
+        text += texts.WEEK_UNPARSED_TITLE + "".join(
+            texts.WEEK_UNPARSED.format(title=fmt.quoted(program.title), schedule=program.schedule)
+            for program in week.unparsed)
+    return Screen(text=text, rows=rows(back_to_child(ctx)))
 
 
 def back_to_child(ctx: Ctx) -> Button:
@@ -226,6 +252,10 @@ async def _own_child_id(ctx: Ctx, args: list[str]) -> int:
 
 async def view_press(ctx: Ctx, args: list[str]) -> Screen:
     return await ctx.show("ch.view", child=await _own_child_id(ctx, args))
+
+
+async def week_press(ctx: Ctx, args: list[str]) -> Screen:
+    return await ctx.show("ch.week", child=await _own_child_id(ctx, args))
 
 
 async def page_press(ctx: Ctx, args: list[str]) -> Screen:
@@ -282,7 +312,7 @@ async def delete_yes_press(ctx: Ctx, args: list[str]) -> Screen:
     return await ctx.show("children", texts.CHILD_DELETED)
 
 
-EDIT_ACTIONS = {"v": view_press, "p": page_press, "en": edit_name_press, "eb": edit_birth_press,
+EDIT_ACTIONS = {"v": view_press, "w": week_press, "p": page_press, "en": edit_name_press, "eb": edit_birth_press,
                 "em": edit_muni_press, "emp": muni_page_press, "m": set_muni_press,
                 "d": delete_press, "dy": delete_yes_press}
 

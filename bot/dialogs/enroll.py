@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.dialogs import format as fmt
+from bot.dialogs import program_info as info
 from bot.dialogs import texts
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, int_arg, rows, step
-from core import catalog, enrollment
+from core import catalog, enrollment, timetable
 from core.costing import YearEstimate
 from core.enrollment import Quote
 from core.errors import DomainError
@@ -164,7 +165,9 @@ async def confirm_screen(ctx: Ctx) -> Screen:
     parent = await ctx.require_parent()
     program_id, child_id = int(ctx.data["program"]), int(ctx.data["child"])
     q = await quote(ctx, parent, child_id, program_id)
-    return Screen(text=quote_text(q) + texts.QUOTE_ASK, rows=rows(
+    # A warning, never a refusal: the parent knows whether the child can make both.
+    clash = info.clash_text(await timetable.clashes(ctx.session, q.child.id, q.program))
+    return Screen(text=quote_text(q) + clash + texts.QUOTE_ASK, rows=rows(
         Button(texts.BTN_CONFIRM, f"enr:ok:{program_id}:{child_id}"),
         Button(texts.BTN_BACK, f"enr:start:{program_id}")))
 
@@ -201,6 +204,7 @@ def done_screen(ctx: Ctx, result: enrollment.EnrollResult) -> Screen:
             reserved=fmt.amount(result.balance.reserved, result.balance.unit))
     if q.copay:
         text += texts.ENROLLED_COPAY.format(copay=fmt.amount(q.copay, q.unit))
+    text += info.what_next_text(q.program, ctx.today(), certificate.number)
     # The confirmation is a one-off message; what comes next starts from the menu.
     ctx.state.update(step="menu", data={})
     return Screen(text=text, rows=rows([Button(texts.BTN_ENROLLMENTS, "cmd:enrollments"),

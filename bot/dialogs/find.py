@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.dialogs import format as fmt
+from bot.dialogs import program_info as info
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.enroll import months_runs, study_months_text
@@ -216,39 +217,71 @@ def card_months_text(program: Program) -> str:
     return study_months_text(study_months(program.study_months))
 
 
-@step("card")
-async def card_screen(ctx: Ctx) -> Screen:
-    program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
-    seats = await waitlist.seats_left(ctx.session, program, ctx.clock)
-    text = texts.CARD.format(
+# The card is built from sections, each a small function returning its text (or its buttons):
+# a new section is one more line in card_screen.
+
+async def card_facts(ctx: Ctx, program: Program, seats: int) -> str:
+    """Title, organisation, place, price, dates, address with its map link, schedule, seats left."""
+    return texts.CARD.format(
         title=program.title, badge=texts.FUNDING_BADGE[program.funding], provider=program.provider,
         provider_kind=texts.PROVIDER_KIND[program.provider_kind], muni=program.municipality.name,
         category=texts.CATEGORY_LABEL[program.category], ages=ages_text(program),
         price=price_text(program, (await price_units(ctx, [program])).get(program.municipality_id)),
-        start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
-        schedule=program.schedule or "—", seats=seats)
-    text += texts.CARD_MONTHS.format(months=card_months_text(program))
-    if program.description:
-        text += texts.CARD_DESCRIPTION.format(description=program.description)
-    enroll = None
+        start=fmt.date(program.start_date), end=fmt.date(program.end_date),
+        address=(program.address or "—") + info.map_line(program),
+        schedule=info.schedule_text(program), seats=seats)
+
+
+def card_months(program: Program) -> str:
+    return texts.CARD_MONTHS.format(months=card_months_text(program))
+
+
+def card_description(program: Program) -> str:
+    return texts.CARD_DESCRIPTION.format(description=program.description) if program.description else ""
+
+
+def card_contacts(program: Program) -> str:
+    return info.contacts_text(program)
+
+
+async def card_joining(ctx: Ctx, program: Program, seats: int) -> tuple[str, Button | None]:
+    """How to join: a paid program names whom to contact; otherwise enroll, a held seat,
+    or the waiting list of a full program."""
     if program.funding is Funding.PAID:
-        text += texts.CARD_PAID
-    else:
-        # A seat held for one of the parent's children is theirs to take; otherwise a full
-        # program offers the waiting list, not enrollment.
-        held = await waitlist.holds_of(ctx.session, await ctx.parent(), program.id, ctx.clock)
-        for entry in held:
-            text += texts.CARD_HELD.format(name=first_name(entry.child),
-                                           until=fmt.moment(entry.hold_until, ctx.clock.tz))
-        if seats > 0 or held:
-            enroll = Button(texts.BTN_ENROLL, f"enr:start:{program.id}")
-        else:
-            text += texts.CARD_FULL
-            enroll = Button(texts.BTN_JOIN_WAITLIST, f"wl:start:{program.id}")
+        more = texts.CARD_PAID_CONTACTS if info.has_contacts(program) else texts.CARD_PAID_NO_CONTACTS
+        return texts.CARD_PAID + more, None
+    text = ""
+    # A seat held for one of the parent's children is theirs to take; otherwise a full
+    # program offers the waiting list, not enrollment.
+    held = await waitlist.holds_of(ctx.session, await ctx.parent(), program.id, ctx.clock)
+    for entry in held:
+        text += texts.CARD_HELD.format(name=first_name(entry.child),
+                                       until=fmt.moment(entry.hold_until, ctx.clock.tz))
+    if seats > 0 or held:
+        return text, Button(texts.BTN_ENROLL, f"enr:start:{program.id}")
+    return text + texts.CARD_FULL, Button(texts.BTN_JOIN_WAITLIST, f"wl:start:{program.id}")
+
+
+def card_nav(ctx: Ctx) -> list[Button]:
     nav = [Button(texts.BTN_MENU, "cmd:menu")]
     if isinstance(ctx.state.get("find"), dict):
         nav.insert(0, Button(texts.BTN_TO_RESULTS, "find:back"))
-    return Screen(text=text, rows=rows(enroll, nav))
+    return nav
+
+
+@step("card")
+async def card_screen(ctx: Ctx) -> Screen:
+    program = await catalog.get_program(ctx.session, int(ctx.data["program"]))
+    seats = await waitlist.seats_left(ctx.session, program, ctx.clock)
+    joining, enroll = await card_joining(ctx, program, seats)
+    text = "".join((
+        await card_facts(ctx, program, seats),
+        card_months(program),
+        card_contacts(program),
+        card_description(program),
+        joining,
+    ))
+    return Screen(text=text, rows=rows(enroll, card_nav(ctx)))
 
 
 @command("find", consent=False)

@@ -866,3 +866,44 @@ def price_missing(details: dict[str, Any]) -> str | None:
     return PRICE_MISSING_ELSEWHERE[unit].format(
         program_municipality=quoted(str(details.get("program_municipality") or "—")),
         child_municipality=quoted(str(details.get("child_municipality") or "—")))
+# --- wp13c: contacts, map, schedule, what next, the week's timetable, clashes ---
+WEEKDAYS_SHORT = ("Пн", "Вт", "Ср", "Чт", "Пт", "Сб", "Вс")
+WEEKDAYS = ("понедельник", "вторник", "среда", "четверг", "пятница", "суббота", "воскресенье")
+LESSON_TIME = "{start}–{end}"
+SCHEDULE_GROUP = "{days} {time}"
+CARD_MAP = "\nНа карте: {url}"
+CARD_CONTACTS_TITLE = "\n\nКонтакты организации:"
+CONTACT_PHONE = "\n📞 {phone}"
+CONTACT_EMAIL = "\n✉️ {email}"
+CONTACT_WEBSITE = "\n🌐 {website}"
+CARD_NO_CONTACTS = "\n\nКонтакты организации в каталоге не указаны."
+CARD_PAID_CONTACTS = " Телефон, почта и сайт организации — выше, в разделе «Контакты организации»."
+CARD_PAID_NO_CONTACTS = (
+    " Контактов организации в каталоге нет: обратитесь по адресу программы, указанному выше."
+)
+NEXT_TITLE = "\n\nЧто дальше:"
+NEXT_ADDRESS = "\n📍 Адрес: {address}"
+NEXT_NO_ADDRESS = "\n📍 Адрес в каталоге не указан — уточните его у организации."
+NEXT_FIRST_LESSON = "\n🗓 Первое занятие: {weekday}, {date}, {time}."
+NEXT_SCHEDULE_ONLY = "\n🗓 Расписание: {schedule}. День первого занятия уточните у организации."
+NEXT_NO_SCHEDULE = "\n🗓 Расписания в каталоге нет: день первого занятия уточните у организации."
+NEXT_BRING_TITLE = "\n\nЧто взять на первое занятие:"
+NEXT_BRING_CERTIFICATE = "\n• номер сертификата дополнительного образования: № {number};"
+NEXT_BRING_CHILD_DOCUMENT = "\n• свидетельство о рождении или паспорт ребёнка;"
+NEXT_BRING_PARENT_DOCUMENT = "\n• документ, удостоверяющий личность родителя (законного представителя)."
+NEXT_BRING_FORMS = (
+    "\nОрганизация может попросить заполнить заявление и согласие на обработку персональных данных "
+    "и заключить договор об обучении. Что ещё нужно именно для этой программы, смотрите в её "
+    "описании и уточняйте у организации."
+)
+BTN_WEEK = "🗓 Расписание недели"
+WEEK_TITLE = "Расписание недели: {name}"
+WEEK_DAY = "\n\n{weekday}:"
+WEEK_LESSON = "\n• {time} — {title}"
+WEEK_NO_LESSONS = "\n\nНа этой неделе занятий нет: ребёнок пока не записан ни на одну программу."
+WEEK_UNPARSED_TITLE = "\n\nРасписание этих программ записано в каталоге так, как его дала организация:"
+WEEK_UNPARSED = "\n• {title}: {schedule}"
+WEEK_FREE_DAYS = "\n\nСвободные дни: {days}."
+CLASH_TITLE = "\n\n⚠️ Занятия пересекаются с тем, куда ребёнок уже ходит:"
+CLASH_LINE = "\n• {weekday} {new}: в это же время — программа {title} ({old})"
+CLASH_NOTE = "\nЗаписать всё равно можно; проверьте, успеет ли ребёнок на оба занятия."

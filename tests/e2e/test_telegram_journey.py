@@ -106,6 +106,10 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
         assert number, results.text
         card = await fake.click(PARENT, number.group(1))
         assert PROGRAM in card.text and texts.FUNDING_BADGE[Funding.CERTIFICATE] in card.text
+        # The card says whom to call and where to go (the demo's contacts, a map link, the parsed schedule).
+        for part in ("📞 +7 900 000-10-03", "✉️ hello@robotlab-kavkaz.example", "🌐 https://robotlab-kavkaz.example",
+                     "На карте: https://yandex.ru/maps/?text=", "Расписание: Вт, Чт 16:00–17:30"):
+            assert part in card.text, part
         pick = await fake.click(PARENT, texts.BTN_ENROLL)
         assert texts.ENROLL_PICK.format(title=fmt.quoted(PROGRAM)) in pick.text
         quote = await fake.click(PARENT, CHILD)
@@ -115,6 +119,17 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
         assert issued and len(issued.group(1)) == 10, done.text
         assert "Баланс сертификата: доступно" in done.text
         certificate = issued.group(1)
+        # What next: the address with its map link, the first lesson, the contacts, what to bring.
+        assert "Что дальше:" in done.text and "📍 Адрес: г. Пятигорск, ул. Университетская, 7" in done.text
+        assert re.search(r"Первое занятие: (вторник|четверг), \d\d\.\d\d\.\d{4}, 16:00–17:30", done.text), done.text
+        assert "📞 +7 900 000-10-03" in done.text
+        assert f"номер сертификата дополнительного образования: № {certificate}" in done.text
+
+        # The child's week shows the lessons.
+        await fake.say(PARENT, "/children")
+        await fake.click(PARENT, "1. Мария")
+        week = await fake.click(PARENT, texts.BTN_WEEK)
+        assert "Вторник:\n• 16:00–17:30 — «Робототехника на Arduino»" in week.text, week.text
 
         balance = await fake.say(PARENT, "/balance")
         assert certificate in balance.text and "с номиналом" in balance.text and "Доступно:" in balance.text
