@@ -15,6 +15,7 @@ from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
 from bot.dialogs.enroll import months_runs, study_months_text
+from bot.dialogs.review_card import reviews_section
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, certificates, municipalities, waitlist
@@ -189,6 +190,7 @@ async def card_screen(ctx: Ctx) -> Screen:
         start=fmt.date(program.start_date), end=fmt.date(program.end_date), address=program.address or "—",
         schedule=program.schedule or "—", seats=seats)
     text += texts.CARD_MONTHS.format(months=card_months_text(program))
+    text += await reviews_section(ctx, program)
     if program.description:
         text += texts.CARD_DESCRIPTION.format(description=program.description)
     enroll = None

@@ -808,3 +808,58 @@ CHART_WORDS_FORECAST = "\n{year} год (прогноз по номиналу {n
 CHART_WORDS_FORECAST_MONTH = "• {month}: сертификатом ≈ {covered}{copay}"
 CHART_WORDS_FORECAST_COPAY = ", доплата ≈ {amount}"
 CHART_WORDS_FORECAST_FREE = "Останется свободным ≈ {free}."
+# --- wp13e: ratings and reviews of programs ---
+RATINGS_WORD = ("оценка", "оценки", "оценок")
+REVIEWS_SECTION = "\n\n⭐ Оценки родителей: ★ {average} · {count} {word}"
+REVIEWS_SECTION_NONE = "\n\n⭐ Оценок родителей пока нет."
+REVIEWS_COMMENT = "\n{stars} «{comment}»"
+REVIEWS_COMMENT_CUT = 300      # characters of a comment a card shows
+BTN_RATE = "⭐ Оценить программу"
+BTN_RATE_AGAIN = "⭐ Изменить оценку"
+BTN_NO_COMMENT = "Без комментария"
+BTN_RATE_FOR = "⭐ {name}"
+BTN_RATE_LINE = "⭐ Оценить: {n}. {title}"
+BTN_TO_CARD = "« К программе"
+RATE_PICK_CHILD = "Оценить программу {title}. Чьи это впечатления? Выберите ребёнка:"
+RATE_ASK_STARS = (
+    "Как вам программа {title}? Поставьте оценку от 1 до 5 звёзд по итогам занятий ребёнка "
+    "({child})."
+)
+RATE_ASK_STARS_AGAIN = "\n\nВаша оценка сейчас: {stars}. Новая оценка заменит её."
+RATE_ASK_COMMENT = (
+    "Оценка: {stars}\n\n"
+    "Напишите в ответ пару слов о программе — её увидят другие родители, без вашего имени "
+    "(до {limit} знаков). Не указывайте ФИО и телефоны. Или нажмите «Без комментария»."
+)
+RATE_THANKS = (
+    "🙏 Спасибо! Оценка {stars} программе {title} сохранена. "
+    "Её можно изменить в любой момент: оцените программу ещё раз."
+)
+RATE_THANKS_COMMENT = "\nВаш отзыв: «{comment}»"
+RATE_NOT_YET = (
+    "Оценить программу {title} можно будет с {date}: тогда закончится и будет закрыт первый "
+    "месяц занятий. Оценивают программу по итогам обучения."
+)
+RATE_NOT_YET_TODAY = (
+    "Первый месяц занятий в программе {title} закончился и сегодня закрывается — "
+    "оценить программу можно будет чуть позже сегодня."
+)
+MYDATA_REVIEWS_TITLE = "\n⭐ Оценки программ"
+MYDATA_REVIEW = "• {title} — {child}: {stars}, {date}"
+MYDATA_REVIEW_COMMENT = "\n   Отзыв: «{comment}»"
+MYDATA_REVIEW_HIDDEN = " (скрыта оператором)"
+MYDATA_NO_REVIEWS = "Оценки программ: нет."
+FORGET_PLAN_COMMENTS = (
+    "Будут удалены тексты ваших отзывов о программах: {count}. Сами оценки останутся "
+    "в средней оценке программы — без имени."
+)
+REFUSALS.update({
+    "rating_invalid": "Оценка — от {min} до {max} звёзд. Выберите её кнопкой.",
+    "comment_too_long": "Отзыв длиннее {limit} знаков. Сократите его, пожалуйста, и отправьте снова.",
+    "never_attended": (
+        "Ребёнок не занимался в этой программе, поэтому оценить её нельзя: программу оценивают "
+        "по итогам обучения."
+    ),
+    "rating_not_open": "Оценить программу пока нельзя: первый месяц занятий ещё не закончился.",
+    "review_not_found": "Такого отзыва нет.",
+})
