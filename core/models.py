@@ -456,7 +456,8 @@ class Review(Base):
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
-    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    # No index of its own: the unique (child_id, program_id) serves a child's reviews.
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
     rating: Mapped[int] = mapped_column(Integer)
     comment_enc: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())

@@ -38,12 +38,10 @@ def upgrade() -> None:
         sa.UniqueConstraint('child_id', 'program_id', name=op.f('uq_reviews_child_id')),
     )
     with op.batch_alter_table('reviews', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_reviews_child_id'), ['child_id'], unique=False)
         batch_op.create_index('ix_reviews_program_updated', ['program_id', 'updated_at'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('reviews', schema=None) as batch_op:
         batch_op.drop_index('ix_reviews_program_updated')
-        batch_op.drop_index(batch_op.f('ix_reviews_child_id'))
     op.drop_table('reviews')

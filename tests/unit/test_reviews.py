@@ -204,3 +204,24 @@ def test_the_count_of_ratings_takes_the_russian_plural(n, word):
     assert fmt.plural(n, ("оценка", "оценки", "оценок")) == word
     assert fmt.tenths(46) == "4,6" and fmt.tenths(50) == "5,0"
 
+
+
+async def test_key_rotation_re_encrypts_review_comments_too(db, clock, tmp_path):
+    from core import pd
+    from core.pd_rotation import reencrypt, values_by_key
+
+    ring = pd.load_keyring(key_dir=tmp_path)
+    saved = pd.configured()
+    pd.configure(ring)
+    try:
+        parent_id, child_id, program_id, _ = await family(db, clock)
+        await settle_november(db, clock)
+        await rate(db, clock, parent_id, child_id, program_id, 4, "Педагог Анна Сергеевна")
+        old = ring.primary_id
+        assert await values_by_key(db) == {old: 4}          # name, birth date, SNILS, the comment
+        new = pd.add_primary_key(ring)
+        await reencrypt(db, ring)
+        assert await values_by_key(db) == {new: 4}
+        assert await stored(db) == [(4, "Педагог Анна Сергеевна")]
+    finally:
+        pd.configure(saved)
