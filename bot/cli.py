@@ -44,9 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     jrun = jobs_sub.add_parser("run", help="run a job now: notify, settle-month, year-rollover")
     jrun.add_argument("name", choices=["notify", "settle-month", "year-rollover"])
     jrun.add_argument("--at", help="the date to run it as of, YYYY-MM-DD (default: today)")
-    from bot import pd_cli
+    from bot import pd_cli, reviews_cli
 
     pd_cli.add_parser(sub)
+    reviews_cli.add_parser(sub)
     return parser
 
 
@@ -284,6 +285,14 @@ async def cmd_pd(args: argparse.Namespace, settings: Settings) -> int:
     return await pd_cli.run(args, settings)
 
 
+@_async
+async def cmd_reviews(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import reviews_cli
+    from bot.runtime import make_clock
+
+    return await reviews_cli.run(args, settings, make_clock(settings))
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "run": cmd_run,
     "chat": cmd_chat,
@@ -295,4 +304,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "municipality": cmd_municipality,
     "jobs": cmd_jobs,
     "pd": cmd_pd,
+    "reviews": cmd_reviews,
 }

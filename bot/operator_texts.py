@@ -4,6 +4,7 @@ from __future__ import annotations
 from core.errors import DomainError
 
 _REASONS = {
+    "review_not_found": "no review #{review_id}; `python -m bot reviews list` shows the ids",
     "amount_invalid": "the amount must be a positive whole number of kopecks or hours",
     "year_invalid": "the year must be between 2000 and 2100",
     "municipality_invalid": "the municipality name is empty or too long",

@@ -478,6 +478,40 @@ class Charge(Base):
     renewal: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
+class Review(Base):
+    """A parent's rating (1–5) of a program their child attended, one per child and program
+    (core/reviews.py). The rating is an anonymous figure and stays after /forget; the optional
+    comment is free text a parent typed, which may name people, so it is personal data:
+    encrypted (core/pd.py) and erased by /forget. The card never shows who wrote it."""
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("child_id", "program_id"),
+        CheckConstraint("rating BETWEEN 1 AND 5", name="rating_range"),
+        # A card's figures and latest comments: the program's shown reviews, newest first.
+        Index("ix_reviews_program_updated", "program_id", "updated_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    # No index of its own: the unique (child_id, program_id) serves a child's reviews.
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"))
+    rating: Mapped[int] = mapped_column(Integer)
+    comment_enc: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Set by an operator (`python -m bot reviews hide ID`): the card no longer counts or shows it.
+    hidden_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    program: Mapped[Program] = relationship(lazy="joined")
+    child: Mapped[Child] = relationship(lazy="joined")
+
+    @property
+    def comment(self) -> str | None:
+        return pd.open_("reviews.comment", self.comment_enc)
+
+    @comment.setter
+    def comment(self, value: str | None) -> None:
+        self.comment_enc = pd.seal("reviews.comment", value)
+
+
 class WaitlistEntry(Base):
     __tablename__ = "waitlist_entries"
     __table_args__ = (

@@ -14,6 +14,7 @@ from core.models import (
     Enrollment,
     EnrollmentStatus,
     Parent,
+    Review,
     Subscription,
     WaitlistEntry,
     WaitlistStatus,
@@ -62,7 +63,8 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     """Delete the parent's personal data (SPEC /forget).
 
     Children lose name, birth date and SNILS (their encrypted values; SQLite zeroes them
-    in its files, see `mark_erased`) but keep the SNILS's keyed hash; subscriptions and open
+    in its files, see `mark_erased`) but keep the SNILS's keyed hash; review comments go
+    (their ratings stay, anonymous); subscriptions and open
     places on waiting lists go; active enrollments are cancelled first, each with the usual
     refund, its seat freed for the waiting list; the dialog state goes. Certificates, enrollments and
     ledger rows stay, anonymised: money records are never deleted. The parent
@@ -85,6 +87,9 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
         # The SNILS's hash stays: the same child, added again, finds the same certificate.
         .values(full_name_enc=None, birth_date_enc=None, snils_enc=None, forgotten_at=now)
     )
+    # A review's rating stays, an anonymous figure on the card; its comment is the parent's
+    # free text and may name people: it goes with the rest of their personal data.
+    await session.execute(update(Review).where(Review.child_id.in_(child_ids)).values(comment_enc=None))
     for subscription in (await session.execute(
             select(Subscription).where(Subscription.parent_id == parent.id))).scalars():
         await session.delete(subscription)

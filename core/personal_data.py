@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import consent, enrollment, parents, subscriptions
+from core import consent, enrollment, parents, reviews, subscriptions
 from core.children import list_children
 from core.clock import Clock
-from core.models import Child, Consent, Enrollment, Parent, Subscription, WaitlistEntry, WaitlistStatus
+from core.models import Child, Consent, Enrollment, Parent, Review, Subscription, WaitlistEntry, WaitlistStatus
 
 OPEN_WAITING = (WaitlistStatus.WAITING, WaitlistStatus.OFFERED)
 
@@ -25,6 +25,7 @@ class StoredData:
     enrollments: list[Enrollment]
     waiting: list[WaitlistEntry]
     subscriptions: list[Subscription]
+    reviews: list[Review] = field(default_factory=list)
 
 
 async def open_waiting(session: AsyncSession, parent: Parent) -> list[WaitlistEntry]:
@@ -45,6 +46,7 @@ async def stored_about(session: AsyncSession, parent: Parent) -> StoredData:
         enrollments=await enrollment.list_enrollments(session, parent),
         waiting=await open_waiting(session, parent),
         subscriptions=await subscriptions.list_subscriptions(session, parent),
+        reviews=await reviews.of_parent(session, parent),
     )
 
 
@@ -55,6 +57,7 @@ class ForgetPlan:
     waiting: list[WaitlistEntry] = field(default_factory=list)
     subscriptions: int = 0
     children: list[Child] = field(default_factory=list)
+    comments: int = 0    # review comments to erase (the ratings stay, anonymous)
 
 
 async def forget_plan(session: AsyncSession, parent: Parent, clock: Clock) -> ForgetPlan:
@@ -63,4 +66,6 @@ async def forget_plan(session: AsyncSession, parent: Parent, clock: Clock) -> Fo
               for enrollment_id in await parents.active_enrollment_ids(session, parent)]
     return ForgetPlan(cancellations=quotes, waiting=await open_waiting(session, parent),
                       subscriptions=len(await subscriptions.list_subscriptions(session, parent)),
-                      children=await list_children(session, parent))
+                      children=await list_children(session, parent),
+                      comments=sum(1 for review in await reviews.of_parent(session, parent)
+                                   if review.comment_enc is not None))

@@ -49,6 +49,7 @@ from bot.dialogs import waitlist as _waitlist  # noqa: E402,F401  isort: skip
 from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip
 from bot.dialogs import admin as _admin  # noqa: E402,F401  isort: skip
 from bot.dialogs import privacy as _privacy  # noqa: E402,F401  isort: skip
+from bot.dialogs import reviews as _reviews  # noqa: E402,F401  isort: skip
 
 log = logging.getLogger("bot.dialogs")
 

@@ -9,6 +9,7 @@ from bot.dialogs.children import first_name
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, int_arg, rows, step
 from bot.dialogs.enroll import later_years_text
+from bot.dialogs.review_card import enrollment_rate_button
 from core import enrollment, estimates, waitlist
 from core.models import Enrollment, EnrollmentStatus, Funding
 
@@ -64,7 +65,10 @@ async def _enrollment(ctx: Ctx, n: int, item: Enrollment) -> tuple[str, list[But
     if not charges and item.program.funding is Funding.MUNICIPAL:
         line += "\n" + texts.ENROLLMENT_FREE
     if item.status is not EnrollmentStatus.ACTIVE:
-        return line, []
+        # A cancelled enrollment has nothing left to do but rating the program it was in.
+        rate = await enrollment_rate_button(
+            ctx, item, fmt.short(texts.BTN_RATE_LINE.format(n=n, title=item.program.title), 40))
+        return line, [rate] if rate else []
     label = fmt.short(f"{n}. {item.program.title} — {first_name(item.child)}", 40)
     return line, [Button(label, f"enl:view:{item.id}")]
 
@@ -108,7 +112,7 @@ async def details_screen(ctx: Ctx) -> Screen:
     cancel = None
     if item.status is EnrollmentStatus.ACTIVE:
         cancel = Button(texts.BTN_CANCEL_ENROLLMENT, f"cancel:ask:{item.id}")
-    return Screen(text=text, rows=rows(cancel, [Button(texts.BTN_TO_ENROLLMENTS, "cmd:enrollments"),
+    return Screen(text=text, rows=rows(await enrollment_rate_button(ctx, item), cancel, [Button(texts.BTN_TO_ENROLLMENTS, "cmd:enrollments"),
                                                 Button(texts.BTN_MENU, "cmd:menu")]))
 
 

@@ -33,6 +33,7 @@ from bot.dialogs.find_filters import (
     present,
     searchable_children,
 )
+from bot.dialogs.review_card import reviews_section
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, certificates, enrollment, municipalities, waitlist
@@ -278,6 +279,7 @@ async def card_screen(ctx: Ctx) -> Screen:
         await card_facts(ctx, program, seats),
         card_months(program),
         card_contacts(program),
+        await reviews_section(ctx, program),
         card_description(program),
         joining,
     ))

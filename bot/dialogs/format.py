@@ -158,3 +158,18 @@ def gender_of(full_name: str | None) -> Gender:
 def for_child(variants: Mapping[Gender, str], full_name: str | None) -> str:
     """The variant of a text that fits the child: variants[MALE|FEMALE], else UNKNOWN."""
     return variants.get(gender_of(full_name)) or variants[Gender.UNKNOWN]
+
+
+def plural(n: int, forms: tuple[str, str, str]) -> str:
+    """The Russian plural form for n: forms = (1 оценка, 2 оценки, 5 оценок)."""
+    tail, tail2 = abs(int(n)) % 10, abs(int(n)) % 100
+    if tail == 1 and tail2 != 11:
+        return forms[0]
+    if 2 <= tail <= 4 and not 12 <= tail2 <= 14:
+        return forms[1]
+    return forms[2]
+
+
+def tenths(value: int) -> str:
+    """An average kept in tenths as a parent reads it: 46 → '4,6', 50 → '5,0'."""
+    return f"{value // 10},{value % 10}"

@@ -7,11 +7,12 @@ import datetime as dt
 from bot.dialogs import format as fmt
 from bot.dialogs import texts
 from bot.dialogs.children import first_name
+from bot.dialogs.review_card import stars
 from bot.dialogs.screen import Button, Reply, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, rows, step
 from bot.dialogs.subscribe import subscription_summary
 from core import parents, personal_data
-from core.models import Child, EnrollmentStatus
+from core.models import Child, EnrollmentStatus, Review
 
 
 def _day(ctx: Ctx, moment: dt.datetime | None) -> str:
@@ -79,7 +80,24 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
                     for sub in data.subscriptions)
     else:
         rest.append(texts.MYDATA_NO_SUBS)
+    rest.extend(_review_lines(ctx, data.reviews))
     return ["\n".join(account), "\n".join(kids), "\n".join(rest)]
+
+
+def _review_lines(ctx: Ctx, reviews: list[Review]) -> list[str]:
+    """The parent's ratings of programs, each with its comment (theirs to see in full)."""
+    if not reviews:
+        return [texts.MYDATA_NO_REVIEWS]
+    lines = [texts.MYDATA_REVIEWS_TITLE]
+    for review in reviews:
+        line = texts.MYDATA_REVIEW.format(title=fmt.quoted(review.program.title), child=first_name(review.child),
+                                          stars=stars(review.rating), date=_day(ctx, review.updated_at))
+        if review.hidden_at is not None:
+            line += texts.MYDATA_REVIEW_HIDDEN
+        if review.comment:
+            line += texts.MYDATA_REVIEW_COMMENT.format(comment=review.comment)
+        lines.append(line)
+    return lines
 
 
 @step("mydata")
@@ -123,6 +141,8 @@ async def forget_screen(ctx: Ctx) -> Screen:
         lines.append(texts.FORGET_PLAN_WAITING.format(count=len(plan.waiting)))
     if plan.subscriptions:
         lines.append(texts.FORGET_PLAN_SUBS.format(count=plan.subscriptions))
+    if plan.comments:
+        lines.append(texts.FORGET_PLAN_COMMENTS.format(count=plan.comments))
     if plan.children:
         lines.append(texts.FORGET_PLAN_CHILDREN.format(names=", ".join(first_name(c) for c in plan.children)))
     else:

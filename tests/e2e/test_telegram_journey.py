@@ -181,3 +181,73 @@ async def test_parent_enrolls_with_an_auto_issued_certificate_and_cancels_for_a_
     stored = b"".join(path.read_bytes() for path in Path(db).parent.glob(f"{Path(db).name}*"))
     for clear in (CHILD, "Иванова", BIRTH, "2016-03-05", "11223344595", SNILS, "112-233-44595"):
         assert clear.encode() not in stored and clear not in output, clear
+
+
+async def test_parent_rates_the_program_after_its_first_settled_month(fake, tmp_path):
+    """Issue 13, ratings: from /enrollments the bot first says when rating opens; once the
+    month is settled (`jobs run settle-month`), stars and a comment; the card shows them; a
+    forged rating and a comment over 1 000 characters are refused, storing nothing."""
+    from tests.e2e import ratings
+
+    env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_API_URL": fake.base_url}
+    ready = lambda: fake.seen("setMyCommands") and len(fake.calls_to("getUpdates")) > 0  # noqa: E731
+    async with running_bot(tmp_path, env, ready=ready, timeout=START_TIMEOUT) as proc:
+        db = proc.database_path
+        await agree(fake, PARENT)
+        await fake.say(PARENT, "/children")
+        await fake.click(PARENT, texts.BTN_ADD_CHILD)
+        await fake.say(PARENT, CHILD)
+        await fake.say(PARENT, BIRTH)
+        await fake.say(PARENT, SNILS)
+        await fake.click(PARENT, MUNICIPALITY)
+        await fake.click(PARENT, texts.BTN_SAVE)
+        results = await fake.say(PARENT, "/find робот")
+        number = re.search(rf"^(\d+)\. {re.escape(PROGRAM)}$", results.text, re.M).group(1)
+        card = await fake.click(PARENT, number)
+        assert texts.REVIEWS_SECTION_NONE.strip() in card.text and texts.BTN_RATE not in card.labels
+        await fake.click(PARENT, texts.BTN_ENROLL)
+        await fake.click(PARENT, CHILD)
+        await fake.click(PARENT, texts.BTN_CONFIRM)
+
+        await fake.say(PARENT, "/enrollments")
+        await fake.click(PARENT, PROGRAM)
+        waiting = await fake.click(PARENT, texts.BTN_RATE)
+        assert f"можно будет с {ratings.first_of_next_month()}" in waiting.text
+
+        ratings.as_if_enrolled_two_months_ago(db)
+        ratings.settle_the_month_before_last(proc.workdir, proc.env)
+        assert ratings.settled_months(db) == 1
+
+        await fake.say(PARENT, "/enrollments")
+        await fake.click(PARENT, PROGRAM)
+        asked = await fake.click(PARENT, texts.BTN_RATE)
+        assert "Как вам программа" in asked.text and "5 ★" in asked.labels
+        # A forged star (7) from the same screen: a clear message, nothing stored.
+        _, star = fake.button(PARENT, "5 ★")
+        since = fake.mark()
+        query = fake.push_callback(PARENT, fake.view(PARENT).message_id, star[:-1] + "7")
+        refused = await fake.wait_reply(PARENT, since, callback=query)
+        shown = refused.text + (fake.callbacks[query]["answered"] or {}).get("text", "")
+        assert "Оценка — от 1 до 5 звёзд" in shown
+        assert ratings.reviews(db) == []
+
+        await fake.click(PARENT, "5 ★")
+        too_long = await fake.say(PARENT, "очень " * 200)            # 1 200 characters
+        assert texts.TEXT_TOO_LONG in too_long.text and ratings.reviews(db) == []
+        thanks = await fake.say(PARENT, "Сын собрал первого робота, занятия интересные")
+        assert "Спасибо! Оценка ★★★★★" in thanks.text
+
+        results = await fake.say(PARENT, "/find робот")
+        number = re.search(rf"^(\d+)\. {re.escape(PROGRAM)}$", results.text, re.M).group(1)
+        card = await fake.click(PARENT, number)
+        assert "★ 5,0 · 1 оценка" in card.text
+        assert "«Сын собрал первого робота, занятия интересные»" in card.text and "Иванова" not in card.text
+        assert texts.BTN_RATE in card.labels
+
+        code = await proc.stop()
+        assert code == 0, proc.output()[-2000:]
+        output = proc.output()
+    [(rating, comment_enc)] = ratings.reviews(db)
+    assert rating == 5 and "робота" not in comment_enc              # the comment is stored encrypted
+    assert_chat_hygiene(fake, output)
+    assert "Сын собрал" not in output

@@ -109,3 +109,95 @@ def test_an_alert_for_the_terminal_parent_prints_at_the_prompt_of_the_running_ch
     again = chat(tmp_path, "")                                   # back on the card it left
     assert "Юные астрономы" in again.stdout and texts.DIGEST_ONE not in again.stdout  # not again
     assert _outbox(tmp_path / "bot.sqlite3") == [("console", "sent")]
+
+
+def button_with(out: str, words: str) -> str:
+    """The number of the last button whose label holds `words` (e.g. «1. Робототехника — Мария»)."""
+    found = re.findall(r"\[(\d+)\] [^\[\n]*" + re.escape(words), out)
+    assert found, out[-2000:]
+    return found[-1]
+
+
+class Terminal:
+    """`python -m bot chat` kept running: type a line, read what it printed up to the next prompt."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.path = workdir / f"chat-{time.monotonic_ns()}.out"
+        self.out = open(self.path, "w", encoding="utf-8")
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=subprocess.PIPE, stdout=self.out,
+                                     stderr=subprocess.STDOUT, cwd=workdir, env=bot_env(workdir), text=True,
+                                     encoding="utf-8")
+        self.seen = 0
+        self.read()
+
+    def read(self) -> str:
+        deadline = time.monotonic() + 60
+        while True:
+            printed = self.path.read_text(encoding="utf-8")
+            if len(printed) > self.seen and printed.endswith("> "):
+                new, self.seen = printed[self.seen:], len(printed)
+                return new
+            assert self.proc.poll() is None and time.monotonic() < deadline, printed[-2000:]
+            time.sleep(0.05)
+
+    def type(self, line: str) -> str:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.read()
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            assert self.proc.wait(timeout=60) == 0
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.out.close()
+
+
+def test_a_parent_rates_a_program_in_the_terminal_after_its_first_settled_month(tmp_path):
+    """Issue 13, ratings in `python -m bot chat`: when rating opens, then (the month settled by
+    `jobs run settle-month`) stars, «Без комментария», thanks; the card shows the average."""
+    from tests.e2e import ratings
+
+    program = "Робототехника на Arduino"
+    term = Terminal(tmp_path)
+    try:
+        out = term.type("1")
+        out = term.type("/children")
+        out = term.type(number_of(out, texts.BTN_ADD_CHILD))
+        for typed in ("Иванова Мария Петровна", "15.03.2016", "112-233-445 95"):
+            out = term.type(typed)
+        out = term.type(number_of(out, "г. Пятигорск"))
+        out = term.type(number_of(out, texts.BTN_SAVE))
+        out = term.type("/find робот")
+        out = term.type(number_of(out, re.findall(rf"^(\d+)\. {re.escape(program)}$", out, re.M)[-1]))
+        assert texts.REVIEWS_SECTION_NONE.strip() in out
+        out = term.type(number_of(out, texts.BTN_ENROLL))
+        out = term.type(number_of(out, "Иванова Мария"))
+        out = term.type(number_of(out, texts.BTN_CONFIRM))
+        out = term.type("/enrollments")
+        out = term.type(button_with(out, program))
+        out = term.type(number_of(out, texts.BTN_RATE))
+        assert f"можно будет с {ratings.first_of_next_month()}" in out
+
+        database = tmp_path / "bot.sqlite3"
+        ratings.as_if_enrolled_two_months_ago(database)
+        ratings.settle_the_month_before_last(tmp_path, bot_env(tmp_path))
+
+        out = term.type("/enrollments")
+        out = term.type(button_with(out, program))
+        out = term.type(number_of(out, texts.BTN_RATE))
+        assert "Как вам программа" in out
+        out = term.type(number_of(out, "3 ★"))
+        assert "Оценка: ★★★☆☆" in out
+        out = term.type(number_of(out, texts.BTN_NO_COMMENT))
+        assert "Спасибо! Оценка ★★★☆☆" in out
+        assert ratings.reviews(database) == [(3, None)]
+        out = term.type("/find робот")
+        out = term.type(number_of(out, re.findall(rf"^(\d+)\. {re.escape(program)}$", out, re.M)[-1]))
+        assert "★ 3,0 · 1 оценка" in out
+    finally:
+        term.close()

@@ -178,3 +178,48 @@ async def test_long_poll_failed_2_is_recovered(tmp_path):
             assert "Главное меню" in await parent.presses("Даю согласие")
             assert len(fake.calls_of("groups.getLongPollServer")) == servers + 1
             assert len(fake.chat(401)) == 2
+
+
+async def test_a_parent_rates_the_program_in_vk_after_its_first_settled_month(tmp_path):
+    """Issue 13, ratings in VK: when rating opens, then (the month settled by `jobs run
+    settle-month`) stars and a comment from /enrollments; the card shows the average and the
+    comment without names; a program never attended is refused, nothing stored."""
+    from bot.dialogs import texts
+    from tests.e2e import ratings
+
+    async with FakeVk() as fake:
+        async with running_bot(tmp_path, vk_env(fake), ready=lambda: fake.longpoll_requests > 0, timeout=60) as bot:
+            parent = VkParent(fake, 501, callbacks=True)
+            await sign_up(parent)
+            await add_child(parent)
+            await enroll(parent)
+            await parent.says("/enrollments")
+            await parent.presses("Робототехника на Arduino")
+            assert f"можно будет с {ratings.first_of_next_month()}" in await parent.presses(texts.BTN_RATE)
+
+            ratings.as_if_enrolled_two_months_ago(bot.database_path)
+            ratings.settle_the_month_before_last(bot.workdir, bot.env)
+
+            # A program the child never attended: the button forged, refused.
+            (child_id,) = query(bot, "SELECT id FROM children")[0]
+            (other,) = query(bot, "SELECT id FROM programs WHERE title = 'Авиамоделирование'")[0]
+            answered = len(fake.snackbars)
+            fake.press_payload(501, json.dumps({"a": f"rv:c:{other}:{child_id}"}), cmid=fake.last(501).cmid)
+            await fake.wait_for(lambda: len(fake.snackbars) > answered, what="the forged press answered")
+            assert texts.REFUSALS["never_attended"] in "\n".join(fake.texts(501))
+            assert query(bot, "SELECT count(*) FROM reviews") == [(0,)]
+
+            await parent.says("/enrollments")
+            await parent.presses("Робототехника на Arduino")
+            assert "Как вам программа" in await parent.presses(texts.BTN_RATE)
+            assert "Оценка: ★★★★☆" in await parent.presses("4 ★")
+            thanks = await parent.says("Хороший педагог, но группа большая")
+            assert "Спасибо! Оценка ★★★★☆" in thanks
+
+            found = await parent.says("/find робот")
+            number = re.search(r"(\d+)\. Робототехника на Arduino", found).group(1)  # type: ignore[union-attr]
+            card = await parent.presses(number)
+            assert "★ 4,0 · 1 оценка" in card and "«Хороший педагог, но группа большая»" in card
+            assert "Иванова" not in card
+            [(rating, comment_enc)] = query(bot, "SELECT rating, comment_enc FROM reviews")
+            assert rating == 4 and "педагог" not in comment_enc
