@@ -22,7 +22,7 @@ from core.municipalities import register
 from core.parents import ensure_parent, give_consent
 from core.subscriptions import create_subscription
 from tests.e2e.botproc import BotProcess, running_bot
-from tests.e2e.fake_max import TOKEN, FakeMax
+from tests.e2e.fake_max import TOKEN, FakeMax, make_tls
 from tests.e2e.test_alerts import DIGEST_MARK, PYATIGORSK, import_programs, program, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -264,3 +264,23 @@ async def test_a_deep_link_payload_arrives_as_the_words_of_start(tmp_path):
             answer = await parent.starts("p_1")
             assert answer  # the start dialog decides what p_<id> opens (issue 16, the other half)
             assert fake.calls_of("POST /messages")
+
+
+async def test_https_with_the_root_named_in_max_ca_bundle_and_a_missing_bundle_is_a_clear_error(tmp_path):
+    """MAX's host chains to a root most system stores lack: MAX_CA_BUNDLE names it (here a root
+    of our own that signed the fake server's certificate)."""
+    ca_file, server_tls = make_tls(tmp_path)
+    async with FakeMax(tls=server_tls) as fake:
+        assert fake.base_url.startswith("https://")
+        env = max_env(fake, MAX_CA_BUNDLE=str(ca_file))
+        async with running_bot(tmp_path / "ok", env, ready=polling(fake), timeout=START_TIMEOUT) as bot:
+            parent = MaxParent(fake, 701)
+            await sign_up(parent)
+            await parent.presses("Мои дети")
+            assert "ФИО ребёнка" in await parent.presses("Добавить ребёнка")
+            assert await bot.stop() == 0, bot.output()[-2000:]
+
+        env = max_env(fake, MAX_CA_BUNDLE=str(tmp_path / "no-such.pem"))
+        async with running_bot(tmp_path / "missing", env) as bot:
+            assert await bot.wait_exit(START_TIMEOUT) == 1
+            assert "MAX_CA_BUNDLE: no such file" in bot.output() and "Traceback" not in bot.output()
