@@ -65,9 +65,11 @@ def test_labels_are_clipped_to_what_max_shows():
     (MaxApiError(code=429, raw={"code": "too.many.requests", "message": "Too many requests"}), RetryLater),
     (MaxApiError(code=403, raw={"code": "chat.denied", "message": "Key: error.dialog.suspended"}), Blocked),
     (MaxApiError(code=403, raw='{"code": "chat.denied"}'), Blocked),
-    (MaxApiError(code=400, raw={"code": "attachment.not.ready", "message": "Key: errors.process.attachment.file.not.processed"}), AttachmentNotReady),
+    (MaxApiError(code=400, raw={"code": "attachment.not.ready", "message": "file not processed"}),
+     AttachmentNotReady),
     (MaxApiError(code=503, raw="Service Unavailable"), TransientError),
-    (MaxApiError(code=400, raw={"code": "proto.payload", "message": "text: size must be between 0 and 4000"}), DeliveryError),
+    (MaxApiError(code=400, raw={"code": "proto.payload", "message": "text: size must be at most 4000"}),
+     DeliveryError),
     (InvalidToken("Invalid access_token"), TokenRefused),
     (TimeoutError(), TransientError),
 ])
