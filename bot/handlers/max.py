@@ -13,8 +13,7 @@ at MAX's request rate.
                     ?start=PAYLOAD): "/start PAYLOAD" for the dialogs;
   bot_stopped       the parent stopped the bot: alerts to them pause.
 
-Updates come by long polling (GET /updates with a marker, moved on only once
-a batch was handled, so a crash means redelivery, never loss) or, with
+Updates come by long polling (bot/handlers/max_updates.py) or, with
 MAX_WEBHOOK_URL, by webhook (bot/handlers/max_webhook.py).
 """
 from __future__ import annotations
@@ -22,28 +21,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import traceback
 from typing import Any
 
-from bot.delivery import Blocked, DeliveryError, TransientError
+from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import max_keyboard as kb
 from bot.handlers.max_api import AttachmentNotReady, MaxClient, TokenRefused
 from bot.jobs.pacing import Pacer
-from bot.runtime import AppContext, until_stopped
+from bot.runtime import AppContext
 from core import reachability
 
 log = logging.getLogger("bot.max")
 
 PLATFORM = "max"
-POLL_TIMEOUT = 10          # seconds a long poll is held (MAX allows up to 90)
-POLL_GAP = 0.5             # MAX serves long polling at most twice a second
-BACKOFF = (0.5, 1, 2, 5, 10, 30)
-DRAIN_SECONDS = 15.0
 NOT_READY_TRIES = 3        # an uploaded picture still processing: tries before the text goes alone
 NOTICE_LIMIT = 200
-UPDATE_TYPES = ["message_created", "message_callback", "bot_started", "bot_stopped"]
 
 
 def _int(value: Any) -> int | None:
@@ -307,85 +300,9 @@ def make_sender(ctx: AppContext) -> MaxSender:
     return MaxSender(_adapter_for(ctx))
 
 
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except asyncio.TimeoutError:
-        pass
-
-
-async def _prepare(client: MaxClient, ctx: AppContext, stop: asyncio.Event) -> bool:
-    """Publish the command menu and set up how updates arrive, retrying while MAX is unreachable."""
-    attempt = 0
-    while not stop.is_set():
-        try:
-            finished, _ = await until_stopped(stop, _setup_calls(client, ctx))
-            return finished
-        except TokenRefused as exc:
-            raise RuntimeError(str(exc)) from None
-        except DeliveryError as exc:
-            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-            attempt += 1
-            log.warning("MAX setup failed (%s); retrying in %ss", type(exc).__name__, delay)
-            await _wait(stop, delay)
-    return False
-
-
-async def _setup_calls(client: MaxClient, ctx: AppContext) -> None:
-    from bot.dialogs.engine import command_menu
-
-    commands = [{"name": name, "description": description} for name, description in command_menu()]
-    await client.call("PATCH", "/me", body={"commands": commands})
-    settings = ctx.settings
-    if settings.max_webhook_url:
-        await client.call("POST", "/subscriptions", body={
-            "url": settings.max_webhook_url, "update_types": UPDATE_TYPES,
-            "secret": settings.max_webhook_secret.get_secret_value()})
-        return
-    # Long polling gets nothing while a webhook is subscribed: drop it (like Telegram's deleteWebhook).
-    subscriptions = (await client.call("GET", "/subscriptions")).get("subscriptions") or []
-    for subscription in subscriptions:
-        url = subscription.get("url") if isinstance(subscription, dict) else None
-        if isinstance(url, str) and url:
-            log.warning("MAX: removing the webhook subscription to poll for updates")
-            await client.call("DELETE", "/subscriptions", params={"url": url})
-
-
-async def poll(adapter: MaxAdapter, stop: asyncio.Event) -> None:
-    """Long polling until `stop`: the marker moves on only after its batch was handled."""
-    marker: int | None = None
-    attempt = 0
-    last_poll = 0.0
-    while not stop.is_set():
-        gap = POLL_GAP - (time.monotonic() - last_poll)
-        if gap > 0:
-            await _wait(stop, gap)
-        last_poll = time.monotonic()
-        try:
-            finished, answer = await until_stopped(stop, adapter.client.updates(marker, POLL_TIMEOUT))
-        except TokenRefused as exc:
-            raise RuntimeError(str(exc)) from None
-        except DeliveryError as exc:
-            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-            attempt += 1
-            if not isinstance(exc, TransientError):
-                log.warning("MAX GET /updates failed (%s); retrying in %ss", type(exc).__name__, delay)
-            await _wait(stop, delay)
-            continue
-        if not finished:
-            break
-        attempt = 0
-        updates = answer.get("updates")
-        if isinstance(updates, list) and updates:
-            await adapter.accept(updates)
-        new_marker = _int(answer.get("marker"))
-        if new_marker is not None:
-            marker = new_marker
-
-
 async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     """Serve MAX until `stop` is set (adapter contract of bot/runtime.py)."""
-    from bot.handlers import max_webhook
+    from bot.handlers import max_updates, max_webhook
 
     settings = ctx.settings
     adapter = _adapter_for(ctx)
@@ -398,14 +315,14 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     try:
         if webhook:
             server = await max_webhook.start_own_server_if_needed(ctx)
-        if not await _prepare(adapter.client, ctx, stop):
+        if not await max_updates.prepare(adapter.client, ctx, stop):
             return
         if webhook:
             log.info("MAX: receiving updates by webhook")
             await stop.wait()
         else:
             log.info("MAX: polling for updates")
-            await poll(adapter, stop)
+            await max_updates.poll(adapter, stop)
     finally:
         if server is not None:
             await server.cleanup()
