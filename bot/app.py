@@ -28,8 +28,8 @@ from bot.runtime import AppContext, keep_startup_objects_out_of_gc, make_clock, 
 
 log = logging.getLogger("bot.app")
 
-CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, or VK_GROUP_TOKEN and VK_GROUP_ID, "
-                "in .env to connect one. Meanwhile, here is the bot in this terminal.")
+CONNECT_HINT = ("No messenger is configured: set TELEGRAM_BOT_TOKEN, VK_GROUP_TOKEN and VK_GROUP_ID, "
+                "or MAX_BOT_TOKEN in .env to connect one. Meanwhile, here is the bot in this terminal.")
 LOG_HINT = "The log goes to {path}."
 SHUTDOWN_SECONDS = 8.0   # after SIGTERM, the platforms may finish what they accepted (exit within 10 s)
 
@@ -129,6 +129,10 @@ def platforms(settings: Settings) -> list[tuple[str, Serve]]:
         from bot.handlers import vk
 
         found.append(("vk", vk.serve))
+    if settings.max_enabled:
+        from bot.handlers import max as max_adapter
+
+        found.append(("max", max_adapter.serve))
     return found
 
 

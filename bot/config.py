@@ -1,6 +1,7 @@
 """Settings of SPEC §2, read from the environment or `.env` (see .env.example)."""
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from pydantic import Field, SecretStr, field_validator
@@ -14,6 +15,7 @@ from core.pd import KeyRing, load_keyring
 TELEGRAM_OFFICIAL_API = "https://api.telegram.org"
 VK_OFFICIAL_API = "https://api.vk.ru/method/"
 WEBHOOK_SECRET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+MAX_OFFICIAL_API = "https://platform-api2.max.ru"
 
 
 class Settings(BaseSettings):
@@ -27,6 +29,14 @@ class Settings(BaseSettings):
     # Set: VK through the Callback API at POST /vk/callback (bot/handlers/vk_callback.py)
     # instead of Bots Long Poll; every request must carry it as `secret`.
     vk_callback_secret: SecretStr = SecretStr("")
+    # MAX (bot/handlers/max.py): on when the token is set. MAX_CA_BUNDLE: a PEM file of the
+    # root certificate the API host's TLS chains to (Минцифры «Russian Trusted Root CA»), for
+    # a system store that lacks it. A webhook URL switches long polling off (production).
+    max_bot_token: SecretStr = SecretStr("")
+    max_api_url: str = MAX_OFFICIAL_API
+    max_ca_bundle: str = ""
+    max_webhook_url: str = ""
+    max_webhook_secret: SecretStr = SecretStr("")
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = ""
     notify_interval_seconds: int = Field(300, ge=1)
@@ -104,6 +114,19 @@ class Settings(BaseSettings):
     @property
     def telegram_enabled(self) -> bool:
         return bool(self.telegram_bot_token.get_secret_value())
+
+    @field_validator("max_webhook_secret", mode="after")
+    @classmethod
+    def _max_secret(cls, value: SecretStr) -> SecretStr:
+        secret = value.get_secret_value()
+        # MAX accepts 5-256 characters of A-Z, a-z, 0-9, "_" and "-" (POST /subscriptions).
+        if secret and (not 5 <= len(secret) <= 256 or not re.fullmatch(r"[A-Za-z0-9_-]+", secret)):
+            raise ValueError("MAX_WEBHOOK_SECRET: 5-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @property
+    def max_enabled(self) -> bool:
+        return bool(self.max_bot_token.get_secret_value())
 
     @property
     def vk_enabled(self) -> bool:

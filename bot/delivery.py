@@ -16,11 +16,11 @@ class DeliveryError(Exception):
 
 
 class Blocked(DeliveryError):
-    """The parent blocked the bot or forbade messages (Telegram 403, VK 901): never retry."""
+    """The parent blocked the bot or forbade messages (Telegram 403, VK 901, MAX 403 chat.denied): never retry."""
 
 
 class RetryLater(DeliveryError):
-    """The platform asked to slow down (Telegram 429 retry_after, VK error 6/9)."""
+    """The platform asked to slow down (Telegram 429 retry_after, VK error 6/9, MAX 429)."""
 
     def __init__(self, seconds: float) -> None:
         super().__init__(f"retry after {seconds}s")
@@ -32,7 +32,7 @@ class TransientError(DeliveryError):
 
 
 class Sender(Protocol):
-    platform: str  # "telegram" | "vk" | "console" (the terminal chat, bot/handlers/console.py)
+    platform: str  # "telegram" | "vk" | "max" | "console" (the terminal chat, bot/handlers/console.py)
 
     async def send(self, user_id: str, screen: Screen) -> None:
         """Deliver one screen as a new message; raise a DeliveryError subclass on failure."""

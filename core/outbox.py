@@ -112,7 +112,7 @@ class Outbox(Base):
 
 # The platforms that can receive a message the bot sends on its own. The terminal chat
 # ("console") is one too: its rows wait, like a messenger's, until a chat runs to print them.
-MESSENGERS = ("telegram", "vk", "console")
+MESSENGERS = ("telegram", "vk", "max", "console")
 
 
 @not_durable  # set back with the rows it queued (the log is a prefix): queued again next time

@@ -51,6 +51,10 @@ def build_senders(ctx: AppContext) -> dict[str, Any]:
         from bot.handlers import vk
 
         senders["vk"] = vk.make_sender(ctx)
+    if ctx.settings.max_enabled:
+        from bot.handlers import max as max_adapter
+
+        senders["max"] = max_adapter.make_sender(ctx)
     return senders
 
 

@@ -4,7 +4,8 @@ Telegram: 25 messages a second for the whole bot (the platform allows about
 30), and one message a second per chat. VK: at most 20 requests a second per
 community token, in windows a little wider than VK's own second since that
 limit is exact (the VK client's own limiter gates its calls too; both share
-the one budget). A 429 / flood answer pauses the whole platform for what it
+the one budget). MAX: 30 requests a second per bot token, counted the same way
+(the MAX client paces every call it makes with a Pacer of its own too). A 429 / flood answer pauses the whole platform for what it
 asked.
 
 Sends are spread out, never closer than half the even spacing (per / rate / 2):

@@ -1,0 +1,68 @@
+"""MAX updates by webhook (production): the route the bot's HTTP server serves.
+
+With MAX_WEBHOOK_URL set, the adapter subscribes that URL (POST /subscriptions
+with the update types and MAX_WEBHOOK_SECRET) and MAX POSTs each update to it
+with the secret in the `X-Max-Bot-Api-Secret` header. The route answers 403 to
+a request without the right secret (nothing is handled), 400 to a body that is
+not an update, and 200 once the update was handled (MAX re-sends an update
+that got no 200; the dialogs recognise an event they already answered).
+
+The route is served by the one HTTP server (bot/http_server.py, issue 15) on
+HTTP_HOST:HTTP_PORT at the path of MAX_WEBHOOK_URL (its query ignored).
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.runtime import AppContext
+
+if TYPE_CHECKING:
+    from bot.handlers.max import MaxAdapter
+
+log = logging.getLogger("bot.max")
+
+SECRET_HEADER = "X-Max-Bot-Api-Secret"
+MAX_BODY_BYTES = 1_000_000
+
+
+def check_settings(settings: Settings) -> None:
+    """A webhook needs an https URL with a path and a secret (else anyone could post updates)."""
+    url = urlsplit(settings.max_webhook_url)
+    if url.scheme not in ("https", "http") or not url.netloc:
+        raise RuntimeError(f"MAX_WEBHOOK_URL must be a full https:// URL, got {settings.max_webhook_url!r}")
+    if not settings.max_webhook_secret.get_secret_value():
+        raise RuntimeError("MAX_WEBHOOK_URL is set but MAX_WEBHOOK_SECRET is empty: set a secret "
+                           "(5-256 characters of A-Z, a-z, 0-9, _ and -)")
+
+
+def path_of(settings: Settings) -> str:
+    return urlsplit(settings.max_webhook_url).path or "/"
+
+
+def route(adapter: "MaxAdapter", settings: Settings) -> web.RouteDef:
+    secret = settings.max_webhook_secret.get_secret_value().encode()
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, secret):
+            log.warning("MAX webhook: a request without the right secret was refused")
+            return web.json_response({"success": False, "message": "forbidden"}, status=403)
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return web.json_response({"success": False, "message": "too large"}, status=413)
+        try:
+            raw: Any = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.json_response({"success": False, "message": "not JSON"}, status=400)
+        if not isinstance(raw, dict) or not isinstance(raw.get("update_type"), str):
+            return web.json_response({"success": False, "message": "not an update"}, status=400)
+        await adapter.handle_in_order(raw)
+        return web.json_response({"success": True})
+
+    return web.post(path_of(settings), receive)
