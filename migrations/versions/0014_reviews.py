@@ -6,7 +6,7 @@ erased by /forget; the rating stays as an anonymous figure. `hidden_at` is set b
 operator (`python -m bot reviews hide ID`): the card then neither counts nor shows it.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-02 18:00:00
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

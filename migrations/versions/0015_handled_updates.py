@@ -9,7 +9,7 @@ copy of an answered event gets no answer, and one whose answer was lost gets the
 current screen. Rows older than two days are pruned by a job.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-02 17:50:00
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015'
-down_revision = '0012'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -8,7 +8,7 @@ search_state and marks the programs already there, from the thesaurus as it is n
 later changes to it reach them with the next import of the catalog.
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-02 18:00:00
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0018'
-down_revision = '0012'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
