@@ -202,7 +202,11 @@ async def test_healthz_turns_503_when_the_database_or_redis_stops_answering_and_
            "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
     try:
         # Long polling, with the HTTP server on because HTTP_PORT is set.
-        async with running_bot(tmp_path, env, ready=lambda: fake.seen("getUpdates"), timeout=START_TIMEOUT) as proc:
+        # Ready once Telegram is polled and the HTTP server answers (it starts beside polling).
+        async def ready() -> bool:
+            return fake.seen("getUpdates") and await _healthy(port)
+
+        async with running_bot(tmp_path, env, ready=ready, timeout=START_TIMEOUT) as proc:
             assert await health(port) == (200, {"status": "ok", "database": "ok", "redis": "ok"})
 
             await redis.cut()
