@@ -122,20 +122,6 @@ class Jobs:
             await asyncio.wait(late, timeout=2)
 
 
-async def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
-    """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
-    in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
-    if not ctx.settings.redis_url.strip():
-        return None
-
-    def make(platform: str) -> Any:
-        pacer = shared_pacing.shared_pacer(ctx.settings, platform)
-        if pacer is not None and platform in GATED_BY_ADAPTER:
-            return shared_pacing.AlertGate(pacer)
-        return pacer
-    return make
-
-
 def shared_pace(ctx: AppContext) -> Callable[[str], Any] | None:
     """With REDIS_URL, the alerts' pace per platform counted with every process's (VK: a gate
     in front of the adapter's own counting, bot/jobs/shared_pacing.py); None: in memory."""
