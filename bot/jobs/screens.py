@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.dialogs import format as fmt
 from bot.dialogs.children import first_name
-from bot.dialogs.find import ages_text, price_text
+from bot.dialogs.find import result_line
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs import texts
 from bot.dialogs import year_end as year_end_words
@@ -45,17 +45,18 @@ ROWS_MAX = 10            # VK: at most 10 keyboard rows
 def digest(programs: list[Program], total: int, subscriptions: list[Subscription],
            units: dict[int, Unit] | None = None) -> Screen:
     """One message for `total` new programs: the first DIGEST_MAX listed with a numbered
-    button opening each card, then "и ещё N", and «Отписаться» per subscription. A price is
+    button opening each card (each line naming the program's town, as in /find), then
+    "и ещё N", and «Отписаться» per subscription. A price is
     shown in the unit of the program's municipality's nominal (`units`, by municipality id)."""
     units = units or {}
     shown = programs[:DIGEST_MAX]
     total = max(total, len(shown))
     head = texts.DIGEST_ONE if total == 1 else texts.DIGEST_MANY.format(count=total)
     lines = [head]
-    for n, program in enumerate(shown, 1):
-        lines.append(texts.FIND_ITEM.format(
-            n=n, title=program.title, provider=program.provider, ages=ages_text(program),
-            price=price_text(program, units.get(program.municipality_id)), badge=texts.FUNDING_BADGE[program.funding]))
+    # The same line as a search result: the program's town is named, since a subscription
+    # may cover several towns and a certificate is spent in any of the region's.
+    lines.extend(result_line(n, program, units.get(program.municipality_id), childs=False, full=False)
+                 for n, program in enumerate(shown, 1))
     if total > len(shown):
         lines.append(texts.DIGEST_MORE.format(more=total - len(shown)))
     lines.append(texts.DIGEST_HINT)

@@ -226,20 +226,24 @@ async def test_an_unknown_command_lists_every_command(db, clock):
             assert texts.COMMAND_MENU[command] in client.text
 
 
-def test_a_digest_shows_each_price_in_its_towns_unit():
+def test_a_digest_names_each_programs_town_and_shows_its_price_in_that_towns_unit():
     from bot.jobs.screens import digest
-    from core.models import Subscription
+    from core.models import Municipality, Subscription
 
     hours_town, rubles_town, unknown_town = _program(), _program(), _program()
+    towns = ("Абакан", "Пятигорск", "Черногорск")
     for n, program in enumerate((hours_town, rubles_town, unknown_town), 1):
         program.id, program.municipality_id, program.age_min, program.age_max = n, n, 5, 17
         program.provider = "ДДТ"
+        program.municipality = Municipality(id=n, name=towns[n - 1])
     screen = digest([hours_town, rubles_town, unknown_town], 3, [Subscription(id=1)],
                     {1: Unit.HOURS, 2: Unit.RUB})
     items = screen.text.replace(fmt.NBSP, " ").split("\n\n")[1:4]
     assert "8 ч в месяц" in items[0] and "₽" not in items[0]
     assert "3 500 ₽ в месяц" in items[1] and not HOURS_AMOUNT.search(items[1])
     assert "3 500 ₽ в месяц или 8 ч в месяц" in items[2]
+    for item, town in zip(items, towns):
+        assert f"📍 {town} · ДДТ" in item
 
 
 def test_a_town_named_in_quotes_is_not_quoted_twice_in_a_refusal():
