@@ -412,8 +412,15 @@ class SearchState(Base):
 SEARCH_STATE_ID = 1
 
 
+# Writes to the word index made by this process (words_changed), so that its own holder of
+# the index's words looks at the counter at once after them, not only every few moments.
+local_word_writes = 0
+
+
 def words_changed(connection: Connection) -> None:
     """Mark the word index changed (in the writer's transaction)."""
+    global local_word_writes
+    local_word_writes += 1
     table = SearchState.__table__
     bumped = connection.execute(table.update().where(table.c.id == SEARCH_STATE_ID)
                                 .values(words=table.c.words + 1))

@@ -86,6 +86,27 @@ async def test_a_new_word_is_found_with_a_typo_at_once_after_an_import(any_db, c
     assert await find_titles(any_db, clock, "керамиика") == ["Керамика"]
 
 
+async def test_another_processs_import_is_found_with_a_typo_once_the_counter_is_read_again(
+        any_db, clock, monkeypatch):
+    from sqlalchemy import text
+
+    from core import search_vocabulary
+
+    await load(any_db, clock, row("a", title="Шахматы"))
+    assert await find_titles(any_db, clock, "шахмвты") == ["Шахматы"]   # the words are held
+    # Another process's import: its rows and its move of the counter, none of this process's writes.
+    async with any_db.write() as session:
+        program_id = (await session.execute(text("SELECT id FROM programs"))).scalar_one()
+        await session.execute(text("INSERT INTO program_terms (term, program_id, title, municipality_id, "
+                                   "category, funding, age_min, age_max, end_date) SELECT 'керамик', id, "
+                                   "title, municipality_id, category, funding, age_min, age_max, end_date "
+                                   "FROM programs WHERE id = :id"), {"id": program_id})
+        await session.execute(text("UPDATE search_state SET words = words + 1"))
+    assert await find_titles(any_db, clock, "керамиика") == []      # within RECHECK_SECONDS: not read yet
+    monkeypatch.setattr(search_vocabulary, "RECHECK_SECONDS", 0.0)
+    assert await find_titles(any_db, clock, "керамиика") == ["Шахматы"]
+
+
 def test_the_thesaurus_covers_the_six_directions_in_forty_groups_or_more():
     assert len(GROUPS) >= 40
     sections = [line for line in THESAURUS.splitlines() if line.startswith("# ---")]
