@@ -128,7 +128,11 @@ class _Alternatives:
 async def _alternatives(session: AsyncSession, words: list[tuple[str, int]]) -> list[_Alternatives]:
     stems = [stem for stem, _length in words]
     synonyms = synonym_markers(stems)
-    typo = [i for i, (stem, length) in enumerate(words) if length >= FUZZY_LENGTH and len(stem) <= TERM_LENGTH]
+    # A typo is looked for when the word and its stem have FUZZY_LENGTH letters or more: one edit
+    # to a shorter stem ("танци" → "танц") reaches unrelated words ("станц", of «Станция юных
+    # туристов») that are two edits from what was typed.
+    typo = [i for i, (stem, length) in enumerate(words)
+            if min(length, len(stem)) >= FUZZY_LENGTH and len(stem) <= TERM_LENGTH]
     near = dict(zip(typo, await near_terms(session, [stems[i] for i in typo]))) if typo else {}
     found = []
     for i, stem in enumerate(stems):

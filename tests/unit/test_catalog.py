@@ -350,8 +350,8 @@ async def test_titles_sort_by_letter_code_on_both_databases(any_db, clock, monke
 def reference_levels(programs, words: list[tuple[str, int]]) -> dict[int, int | None]:
     """How each program matches a search, worked out from its stored text alone (None: not
     at all): each word EXACT if it starts one of the program's stems, SYNONYM if the program
-    has the marker of one of the word's thesaurus groups, FUZZY (words of FUZZY_LENGTH
-    letters or more) if a stem of the program, or a one-word entry of one of its groups, is
+    has the marker of one of the word's thesaurus groups, FUZZY (words and their stems of
+    FUZZY_LENGTH letters or more) if a stem of the program, or a one-word entry of one of its groups, is
     one edit from the word's stem; the program's level is its worst word's."""
     synonyms = synonym_markers([term for term, _length in words])
     near_groups = [{group.marker for group in GROUPS for entry in group.asked
@@ -367,7 +367,7 @@ def reference_levels(programs, words: list[tuple[str, int]]) -> dict[int, int | 
                 continue
             if markers & set(groups):
                 worst = max(worst, SYNONYM)
-            elif length >= FUZZY_LENGTH and (any(Levenshtein.distance(term, stem) <= 1 for stem in stems)
+            elif min(length, len(term)) >= FUZZY_LENGTH and (any(Levenshtein.distance(term, stem) <= 1 for stem in stems)
                                              or markers & near):
                 worst = FUZZY
             else:

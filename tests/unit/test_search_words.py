@@ -86,6 +86,14 @@ async def test_a_new_word_is_found_with_a_typo_at_once_after_an_import(any_db, c
     assert await find_titles(any_db, clock, "керамиика") == ["Керамика"]
 
 
+async def test_a_typo_is_not_looked_for_in_a_stem_shorter_than_five_letters(any_db, clock):
+    # "танци" is stemmed "танц": one edit from "станц" («Станция юных туристов») but two
+    # from the words typed; the dances are found by the word itself.
+    await load(any_db, clock, row("a", title="Танцевальная студия"),
+               row("b", title="Занимательная химия", provider="Станция юных туристов"))
+    assert await find_titles(any_db, clock, "танци") == ["Танцевальная студия"]
+
+
 async def test_another_processs_import_is_found_with_a_typo_once_the_counter_is_read_again(
         any_db, clock, monkeypatch):
     from sqlalchemy import text
