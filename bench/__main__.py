@@ -114,22 +114,46 @@ def write_readme(path: Path, body: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def merged(old: list[dict], new: list[Result]) -> list[dict]:
+    """A partial run (`--only`) replaces the rows it measured again, in place, and keeps the
+    others: re-running one benchmark must not wipe the record of the rest."""
+    fresh = {(r.figure, r.backend): r.as_dict() for r in new}
+    rows = [fresh.pop((o["figure"], o["backend"]), o) for o in old]
+    return rows + list(fresh.values())
+
+
 def cli(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
     results = asyncio.run(main(args))
-    out = table(results)
-    print("\n" + out)
-    Path(args.out).write_text(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=1),
-                              encoding="utf-8")
+    print("\n" + table(results))
+    out_path = Path(args.out)
+    partial = set(args.only) != set(BENCHES)
+    rows = [r.as_dict() for r in results]
+    if partial and out_path.exists():
+        rows = merged(json.loads(out_path.read_text(encoding="utf-8")), results)
+    out_path.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
     pg = "PostgreSQL included" if not args.no_postgres and asyncio.run(pg_reachable()) else "SQLite only"
     if args.readme:
         s = sizes(args.scale)
-        body = (f"`make bench` (code in `bench/`), run {dt.date.today().isoformat()} in "
-                f"{time.perf_counter() - started:.0f} s on {machine()}; {pg}.\n"
-                f"Sizes: {', '.join(f'{k} {v}' for k, v in s.items())} (scale {args.scale:g}).\n\n" + out + "\n")
-        write_readme(Path(args.readme), body)
+        took = f"{time.perf_counter() - started:.0f} s on {machine()}; {pg}"
+        readme = Path(args.readme)
+        header = (f"`make bench` (code in `bench/`), run {dt.date.today().isoformat()} in {took}.\n"
+                  f"Sizes: {', '.join(f'{k} {v}' for k, v in s.items())} (scale {args.scale:g}).\n")
+        if partial:
+            header = _header_of(readme) + (f"Re-run {dt.date.today().isoformat()} with `--only "
+                                           f"{' '.join(args.only)}` in {took}.\n")
+        write_readme(readme, header + "\n" + table([Result(**r) for r in rows]) + "\n")
     return 0
+
+
+def _header_of(readme: Path) -> str:
+    """The lines above the table in the README's benchmarks section (empty when none)."""
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    if START not in text:
+        return ""
+    body = text.split(START, 1)[1].split(END, 1)[0].split("## Benchmarks", 1)[-1]
+    return body.split("| figure |", 1)[0].strip("\n") + "\n"
 
 
 if __name__ == "__main__":
