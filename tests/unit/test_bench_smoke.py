@@ -50,3 +50,15 @@ def test_the_readme_section_is_replaced_between_its_markers_only(tmp_path):
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# Bot\n\nintro\n")
     assert text.count("## Benchmarks") == 1 and "second" in text and "first" not in text
+
+
+def test_a_partial_run_replaces_only_the_rows_it_measured_again():
+    from bench.__main__ import merged
+    from bench.common import Result
+    old = [Result("catalog search p95", 3.3, "ms", "sqlite", "<= 10 ms", True).as_dict(),
+           Result("alerts: matching + outbox", 0.98, "s", "sqlite", "<= 3 s", True).as_dict()]
+    rows = merged(old, [Result("catalog search p95", 4.9, "ms", "sqlite", "<= 10 ms", True),
+                        Result("catalog search p95", 4.6, "ms", "postgresql", "<= 10 ms", True)])
+    assert [(r["figure"], r["backend"], r["value"]) for r in rows] == [
+        ("catalog search p95", "sqlite", 4.9), ("alerts: matching + outbox", "sqlite", 0.98),
+        ("catalog search p95", "postgresql", 4.6)]
