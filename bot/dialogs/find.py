@@ -36,7 +36,7 @@ from bot.dialogs.find_filters import (
 from bot.dialogs.review_card import reviews_section
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
-from core import catalog, certificates, enrollment, municipalities, waitlist
+from core import catalog, certificates, enrollment, municipalities, search_text, waitlist
 from core import children as core_children
 from core.errors import DomainError
 from core.models import Category, Child, Funding, Program, Unit
@@ -286,13 +286,21 @@ async def card_screen(ctx: Ctx) -> Screen:
     return Screen(text=text, rows=rows(enroll, card_nav(ctx)))
 
 
+def check_words(words: str) -> None:
+    """A query too long to be a search, or with nothing to search by (only emoji or
+    punctuation, which would filter nothing yet show as a filter), is refused."""
+    if len(words) > MAX_WORDS:
+        raise DomainError("words_too_long", limit=MAX_WORDS)
+    if words.strip() and not search_text.words(words):
+        raise DomainError("words_no_letters")
+
+
 @command("find", consent=False)
 async def find_command(ctx: Ctx, words: str) -> Screen:
     """A new search starts afresh: from the child's municipality and age (the child searched
     for last time, else the first), or from nothing; the last search's filters are kept for
     «Как в прошлый раз»."""
-    if len(words) > MAX_WORDS:
-        raise DomainError("words_too_long", limit=MAX_WORDS)
+    check_words(words)
     last = ctx.state.get("find")
     last = kept(last) if isinstance(last, dict) else {}
     remembered = ctx.state.get("find_last")
@@ -310,8 +318,7 @@ async def find_command(ctx: Ctx, words: str) -> Screen:
 @on_text("find", consent=False)
 async def words_text(ctx: Ctx, text: str) -> Screen:
     """Words typed on the results screen replace the words, keeping the other filters."""
-    if len(text) > MAX_WORDS:
-        raise DomainError("words_too_long", limit=MAX_WORDS)
+    check_words(text)
     f = filters_of(ctx)
     f.update(words=text.strip(), page=0)
     return await ctx.show("find")

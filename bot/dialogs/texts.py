@@ -227,6 +227,8 @@ FIND_HINT = "Чтобы искать по словам, просто напиш�
 FIND_PICK_MUNI = "Выберите муниципалитет:"
 FIND_PICK_CAT = "Выберите направленность:"
 FIND_WORDS_TOO_LONG = "Слишком длинный запрос — напишите до {limit} символов."
+FIND_WORDS_NO_LETTERS = ("В запросе нет ни одного слова. Напишите, что ищете, буквами или цифрами: "
+                         "например, «футбол», «рисование» или «робототехника».")
 AGES = "{min}–{max} лет"
 PRICE_MONTH = "{price} в месяц"
 HOURS_MONTH = "{hours} в месяц"
@@ -423,6 +425,7 @@ REFUSALS: dict[str, str] = {
     "category_invalid": "Такой направленности нет. Выберите из кнопок.",
     "categories_repeated": "Направленность выбрана дважды. Выберите из кнопок.",
     "words_too_long": FIND_WORDS_TOO_LONG,
+    "words_no_letters": FIND_WORDS_NO_LETTERS,
     "stale_button": STALE_BUTTON,
     "text_too_long": TEXT_TOO_LONG,
     "choose_button": CHOOSE_BUTTON,

@@ -45,6 +45,19 @@ async def test_typed_text_on_the_search_screen_is_search_words(db, clock):
     assert "Слишком длинный запрос" in client.text and "Шахматы" in client.text
 
 
+async def test_words_with_no_letters_or_digits_are_refused_and_the_search_kept(db, clock):
+    await add_program(db, clock, title="Шахматы", description="Играем в шахматы", category=Category.SOCIAL)
+    await add_program(db, clock, title="Футбол", description="Мяч", category=Category.SPORT)
+    client = await world(db, clock)
+    await client.send("/find шахматы")
+    await client.send("🤷 ?!")
+    assert "нет ни одного слова" in client.text and "Шахматы" in client.text
+    assert (await dialog_state(db))["find"]["words"] == "шахматы"
+    await client.send("/find 🤷")
+    assert "нет ни одного слова" in client.text
+    assert (await dialog_state(db))["find"]["words"] == "шахматы"
+
+
 async def test_pages_of_five_with_arrows(db, clock):
     for n in range(7):
         await add_program(db, clock, title=f"Кружок {n}")
