@@ -11,13 +11,16 @@ pytestmark = pytest.mark.e2e  # starts the real bot process (benchmarks 2 and 5)
 
 
 def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
+    """All but the new year's, which has a test of its own below (at a size that takes
+    20 s rather than 27 here: the suite must stay under 15 minutes)."""
     out = tmp_path / "results.json"
-    assert cli(["--scale", "0.005", "--no-postgres", "--seconds", "1", "--readme", "", "--out", str(out)]) == 0
+    others = [name for name in BENCHES if name != "newyear"]
+    assert cli(["--only", *others, "--scale", "0.005", "--no-postgres", "--seconds", "1", "--readme", "",
+                "--out", str(out)]) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     figures = {r["figure"] for r in results}
     assert {"dialogs time / echo time", "e2e: reply latency p99", "alerts: matching + outbox",
-            "catalog search p95", "contention: certificates overdrawn or unbalanced",
-            "new year: longest event-loop pause"} <= figures
+            "catalog search p95", "contention: certificates overdrawn or unbalanced"} <= figures
     assert any(f.startswith("memory: RSS") for f in figures)
     assert all(r["backend"] == "sqlite" for r in results)
     overdrawn = next(r for r in results if r["figure"] == "contention: certificates overdrawn or unbalanced")
