@@ -58,7 +58,7 @@ from core.models import (
     WaitlistEntry,
     WaitlistStatus,
 )
-from core.subscriptions import new_program_matches
+from core.subscriptions import alerts_recipient, new_program_matches
 
 # Kinds of alerts (Outbox.kind) and what `ref_id` points at.
 PROGRAM = "program"      # Program.id — grouped into one digest per parent
@@ -187,9 +187,15 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
 
 # --- notices ------------------------------------------------------------------
 
+# The account a family's notices go to (core/family.py): one per family, the one chosen.
+_TO = alerts_recipient()
+_TO_CHOSEN = _TO.id == func.coalesce(Parent.alerts_to_id, Parent.id)
+
+
 def _notice_row(kind: str, ref_id: Any, now: dt.datetime) -> list[Any]:
-    """The outbox columns of a notice (not tied to a subscription) about the row `ref_id`."""
-    return [literal(kind).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+    """The outbox columns of a notice (not tied to a subscription) about the row `ref_id`:
+    `Parent` is the family's owning row, the notice goes to the account it chose (`_TO`)."""
+    return [literal(kind).label("kind"), _TO.id.label("parent_id"), _TO.platform,
             ref_id.label("ref_id"), literal(None, Integer).label("subscription_id"),
             literal(PENDING).label("status"), literal(0).label("attempts"),
             literal(now, UTCDateTime()).label("created_at")]
@@ -203,6 +209,7 @@ async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
             .select_from(WaitlistEntry)
             .join(Child, Child.id == WaitlistEntry.child_id)
             .join(Parent, Parent.id == Child.parent_id)
+            .join(_TO, _TO_CHOSEN)
             .where(WaitlistEntry.status == WaitlistStatus.OFFERED, WaitlistEntry.notified_at.is_(None),
                    WaitlistEntry.hold_until > now, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
@@ -229,6 +236,7 @@ async def enqueue_copay_notices(session: AsyncSession, clock: Clock,
             .join(Enrollment, Enrollment.id == Charge.enrollment_id)
             .join(Child, Child.id == Enrollment.child_id)
             .join(Parent, Parent.id == Child.parent_id)
+            .join(_TO, _TO_CHOSEN)
             .where(*untold, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
     await session.execute(
@@ -265,12 +273,13 @@ async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock,
         Certificate.child_id == Child.id, Certificate.status == CertificateStatus.FUNDED,
         sums.c.certificate_id == Certificate.id,
         func.coalesce(sums.c.plus, 0) - func.coalesce(sums.c.minus, 0) > 0)
-    rows = (select(literal(YEAR_END).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+    rows = (select(literal(YEAR_END).label("kind"), _TO.id.label("parent_id"), _TO.platform,
                    literal(year_end_ref(day), BigInteger).label("ref_id"),
                    literal(None, Integer).label("subscription_id"),
                    literal(PENDING).label("status"), literal(0).label("attempts"),
                    literal(clock.now(), UTCDateTime()).label("created_at"))
             .select_from(Parent)
+            .join(_TO, _TO_CHOSEN)
             .where(Parent.forgotten_at.is_(None), *parents,
                    exists().where(Child.parent_id == Parent.id, Child.forgotten_at.is_(None), has_free)))
     return await _insert_from(session, rows)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import consent, enrollment, parents, reviews, subscriptions
+from core import consent, enrollment, family, parents, reviews, subscriptions
 from core.children import list_children
 from core.clock import Clock
 from core.models import Child, Consent, Enrollment, Parent, Review, Subscription, WaitlistEntry, WaitlistStatus
@@ -31,7 +31,7 @@ class StoredData:
 async def open_waiting(session: AsyncSession, parent: Parent) -> list[WaitlistEntry]:
     return list((await session.execute(
         select(WaitlistEntry).join(Child, WaitlistEntry.child_id == Child.id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None),
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None),
                WaitlistEntry.status.in_(OPEN_WAITING))
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id))).scalars().unique())
 
@@ -58,14 +58,19 @@ class ForgetPlan:
     subscriptions: int = 0
     children: list[Child] = field(default_factory=list)
     comments: int = 0    # review comments to erase (the ratings stay, anonymous)
+    # A linked account (/link): the platforms of the family's other accounts, which keep
+    # the family's data; this account alone is erased.
+    family_keeps: list[str] = field(default_factory=list)
 
 
 async def forget_plan(session: AsyncSession, parent: Parent, clock: Clock) -> ForgetPlan:
     parents.require_consent(parent)
+    others = [account.platform for account in await family.members(session, parent) if account.id != parent.id]
+    comments = sum(1 for review in await reviews.of_parent(session, parent) if review.comment_enc is not None)
+    if others:
+        return ForgetPlan(family_keeps=others, comments=comments)
     quotes = [await enrollment.cancel_quote(session, parent, enrollment_id, clock)
               for enrollment_id in await parents.active_enrollment_ids(session, parent)]
     return ForgetPlan(cancellations=quotes, waiting=await open_waiting(session, parent),
                       subscriptions=len(await subscriptions.list_subscriptions(session, parent)),
-                      children=await list_children(session, parent),
-                      comments=sum(1 for review in await reviews.of_parent(session, parent)
-                                   if review.comment_enc is not None))
+                      children=await list_children(session, parent), comments=comments)

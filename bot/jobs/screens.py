@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from core.models import (
     Charge,
     Child,
     Enrollment,
+    Parent,
     Program,
     Subscription,
     WaitlistEntry,
@@ -185,9 +186,11 @@ def _noon(today: dt.date, tz: dt.tzinfo) -> dt.datetime:
 async def _year_end(session: AsyncSession, parent_id: int, clock: _Moment) -> Screen | None:
     """What expires on 31 December on each of the parent's funded certificates, with the
     programs that can still take it (the same words and programs as /balance shows)."""
+    # The reminder went to the family's chosen account; the children are its owner's.
+    owner = select(func.coalesce(Parent.family_id, Parent.id)).where(Parent.id == parent_id).scalar_subquery()
     certificates = (await session.execute(
         select(Certificate).join(Child, Child.id == Certificate.child_id)
-        .where(Child.parent_id == parent_id, Child.forgotten_at.is_(None),
+        .where(Child.parent_id == owner, Child.forgotten_at.is_(None),
                Certificate.status == CertificateStatus.FUNDED)
         .order_by(Certificate.id))).scalars().all()
     lines: list[str] = []
