@@ -33,13 +33,14 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from core.clock import Clock
 from core.db import Database, not_durable
@@ -53,6 +54,7 @@ from core.models import (
     LedgerEntry,
     LedgerKind,
     Parent,
+    Program,
     Subscription,
     UTCDateTime,
     WaitlistEntry,
@@ -173,8 +175,9 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
                func.min(matches.c.subscription_id).label("subscription_id"),
                literal(PENDING).label("status"), literal(0).label("attempts"),
                literal(until, UTCDateTime()).label("created_at"))
-        .join(Parent, Parent.id == matches.c.parent_id)
-        .group_by(matches.c.parent_id, Parent.platform, matches.c.program_id))
+        .join(Parent, Parent.id == matches.c.parent_id))
+    per_parent = (_not_queued_for_the_family(per_parent, matches, previous)
+                  .group_by(matches.c.parent_id, Parent.platform, matches.c.program_id))
     queued = await _insert_from(session, per_parent)
     mark = await session.get(AlertWatermark, NEW_PROGRAMS)
     if mark is None:
@@ -183,6 +186,20 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
         mark.until = until
     await session.flush()
     return FanOut(since=since, until=until, queued=queued)
+
+
+def _not_queued_for_the_family(query: Any, matches: Any, previous: dt.datetime) -> Any:
+    """`query` (over `matches`) keeps a program looked at again (published before the last
+    watermark, within OVERLAP) only if no account of the subscriber's family got it yet: the
+    family may have chosen another account for its alerts since (core/family.py). Newer
+    programs skip the check (the unique key does it for one account)."""
+    subscription, program, member = aliased(Subscription), aliased(Program), aliased(Parent)
+    owner = subscription.parent_id
+    queued = (exists().where(Outbox.kind == PROGRAM, Outbox.ref_id == matches.c.program_id,
+                             Outbox.parent_id == member.id, or_(member.id == owner, member.family_id == owner)))
+    return (query.join(subscription, subscription.id == matches.c.subscription_id)
+            .join(program, program.id == matches.c.program_id)
+            .where(or_(program.published_at > previous, ~queued)))
 
 
 # --- notices ------------------------------------------------------------------
