@@ -135,7 +135,8 @@ async def test_five_wrong_codes_pause_linking_for_an_hour(db, clock):
     assert (await type_code(db, clock, vk, await code_of(db, clock, tg))).outcome == family.JOINED
 
 
-async def test_unlinking_leaves_with_nothing_and_the_family_keeps_its_data(db, clock):
+async def test_unlinking_leaves_with_nothing_and_the_family_keeps_its_data(any_db, clock):
+    db = any_db
     tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
     await add_child(db, clock, tg, "Иванова Мария Петровна")
     await type_code(db, clock, vk, await code_of(db, clock, tg))
@@ -146,6 +147,28 @@ async def test_unlinking_leaves_with_nothing_and_the_family_keeps_its_data(db, c
     assert await children_names(db, vk) == ["Иванова Мария Петровна"]
     async with db.read() as session:
         assert not await family.is_linked(session, await session.get(Parent, vk.id))
+        assert not await family.is_linked(session, await session.get(Parent, tg.id))
+
+
+async def test_a_member_leaving_a_family_of_three_leaves_the_others_linked(any_db, clock):
+    db = any_db
+    tg, vk, other = (await account(db, clock, "telegram"), await account(db, clock, "vk"),
+                     await account(db, clock, "telegram", "2"))
+    await add_child(db, clock, vk, "Петров Олег Ильич")
+    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    await type_code(db, clock, other, await code_of(db, clock, vk))
+    async with db.write() as session:
+        await family.send_alerts_here(session, await session.get(Parent, vk.id))
+        assert [a.id for a in await family.members(session, await session.get(Parent, other.id))] \
+            == [tg.id, vk.id, other.id]
+    async with db.write() as session:
+        await family.leave(session, await session.get(Parent, tg.id))   # the owner leaves
+    async with db.read() as session:
+        left = await family.members(session, await session.get(Parent, other.id))
+        assert [a.id for a in left] == [vk.id, other.id]
+        assert (await family.alerts_account(session, await session.get(Parent, other.id))).id == vk.id
+    assert await children_names(db, other) == ["Петров Олег Ильич"]
+    assert await children_names(db, tg) == []
 
 
 async def test_forget_from_a_linked_account_erases_only_that_account(db, clock):
