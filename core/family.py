@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import pd
+from core import outbox, pd
 from core.clock import Clock
 from core.errors import DomainError
 from core.models import Child, LinkState, Parent, Subscription
@@ -100,12 +100,26 @@ async def alerts_account(session: AsyncSession, parent: Parent) -> Parent:
     return owner
 
 
+async def recipients(session: AsyncSession, owner_ids: set[int]) -> dict[int, int]:
+    """For each family owner's id, the id of the account that gets the family's alerts now
+    (an alert queued for any other account is not sent: bot/jobs/screens.py)."""
+    found: dict[int, int] = {}
+    ordered = sorted(owner_ids)
+    for start in range(0, len(ordered), 1000):
+        found.update((owner, chosen) for owner, chosen in (await session.execute(
+            select(Parent.id, func.coalesce(Parent.alerts_to_id, Parent.id))
+            .where(Parent.id.in_(ordered[start:start + 1000])))).all())
+    return found
+
+
 async def send_alerts_here(session: AsyncSession, parent: Parent) -> None:
-    """The family's alerts go to `parent`'s account from now on."""
+    """The family's alerts go to `parent`'s account from now on (those waiting too)."""
+    before = await alerts_account(session, parent)
     owner = await session.get(Parent, parent.owner_id)
     assert owner is not None
     owner.alerts_to_id = None if owner.id == parent.id else parent.id
     await session.flush()
+    await outbox.redirect_pending(session, [before.id], parent)
 
 
 async def issue_code(session: AsyncSession, parent: Parent, clock: Clock) -> tuple[str, dt.datetime]:
@@ -174,11 +188,16 @@ async def join(session: AsyncSession, parent: Parent, typed: str, clock: Clock) 
         .where(Subscription.parent_id.in_([target, source])))).scalar_one()
     if subscriptions > MAX_SUBSCRIPTIONS:
         return JoinResult(TOO_MANY_SUBSCRIPTIONS)
+    recipient = await alerts_account(session, other)
     await _move_data(session, source, target)
-    for account in (await session.execute(
-            select(Parent).where(or_(Parent.id == source, Parent.family_id == source)))).scalars():
+    joining = list((await session.execute(
+        select(Parent).where(or_(Parent.id == source, Parent.family_id == source)))).scalars())
+    for account in joining:
         account.family_id = target
         account.alerts_to_id = None
+    await session.flush()
+    # What waits to be sent about the joining accounts' children goes where the family's alerts go.
+    await outbox.redirect_pending(session, [account.id for account in joining], recipient)
     found.code_hash = None
     found.expires_at = None
     state.failures = 0
@@ -217,6 +236,9 @@ async def leave(session: AsyncSession, parent: Parent) -> None:
     parent.family_id = None
     parent.alerts_to_id = None
     await session.flush()
+    # The leaving account keeps nothing: what waits to be sent to it about the family's
+    # children goes to the account that gets the family's alerts now.
+    await outbox.redirect_pending(session, [parent.id], await alerts_account(session, others[0]))
 
 
 async def forget_links(session: AsyncSession, parent: Parent) -> None:

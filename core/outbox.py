@@ -302,6 +302,25 @@ async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock,
     return await _insert_from(session, rows)
 
 
+async def redirect_pending(session: AsyncSession, accounts: Sequence[int], to: Parent) -> None:
+    """A family's alerts and notices not sent yet, queued for `accounts`, go to the account
+    `to` instead (core/family.py: the family chose it for its alerts, or an account left the
+    family and keeps nothing of it). A row `to` already has (the same alert) is dropped."""
+    mine = aliased(Outbox)
+    for account in dict.fromkeys(accounts):
+        if account == to.id:
+            continue
+        waiting = (Outbox.parent_id == account, Outbox.status == PENDING)
+        already = exists().where(mine.kind == Outbox.kind, mine.ref_id == Outbox.ref_id,
+                                 mine.parent_id == to.id, mine.platform == to.platform)
+        await session.execute(update(Outbox).where(*waiting, already)
+                              .values(status=DROPPED, last_error="moved")
+                              .execution_options(synchronize_session=False))
+        await session.execute(update(Outbox).where(*waiting)
+                              .values(parent_id=to.id, platform=to.platform)
+                              .execution_options(synchronize_session=False))
+
+
 # --- the worker's bookkeeping -------------------------------------------------
 
 async def drop_moot(session: AsyncSession, clock: Clock) -> int:

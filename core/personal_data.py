@@ -66,11 +66,12 @@ class ForgetPlan:
 async def forget_plan(session: AsyncSession, parent: Parent, clock: Clock) -> ForgetPlan:
     parents.require_consent(parent)
     others = [account.platform for account in await family.members(session, parent) if account.id != parent.id]
-    comments = sum(1 for review in await reviews.of_parent(session, parent) if review.comment_enc is not None)
-    if others:
-        return ForgetPlan(family_keeps=others, comments=comments)
+    if others:   # the family's children, and their reviews, stay with the other accounts
+        return ForgetPlan(family_keeps=others)
     quotes = [await enrollment.cancel_quote(session, parent, enrollment_id, clock)
               for enrollment_id in await parents.active_enrollment_ids(session, parent)]
     return ForgetPlan(cancellations=quotes, waiting=await open_waiting(session, parent),
                       subscriptions=len(await subscriptions.list_subscriptions(session, parent)),
-                      children=await list_children(session, parent), comments=comments)
+                      children=await list_children(session, parent),
+                      comments=sum(1 for review in await reviews.of_parent(session, parent)
+                                   if review.comment_enc is not None))

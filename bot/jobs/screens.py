@@ -20,7 +20,7 @@ from bot.dialogs.find import result_line
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs import texts
 from bot.dialogs import year_end as year_end_words
-from core import outbox
+from core import family, outbox
 from core.certificates import nominal_units
 from core.models import (
     Certificate,
@@ -114,10 +114,13 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit], year: i
             select(Subscription).options(raiseload(Subscription.categories))  # not shown: not loaded
             .where(Subscription.id.in_(ids)))).scalars())
     price_units = await nominal_units(session, {p.municipality_id for p in programs.values()}, year)
+    # A family's subscriptions alert only the account it gets its alerts at (core/family.py).
+    alerts_to = await family.recipients(session, {s.parent_id for s in subscriptions.values()})
     screens: dict[int, Screen] = {}
     for key, unit in units.items():
         listed = [programs[ref] for ref in shown[key] if ref in programs]
-        subs = [subscriptions[s] for s in unit.subscription_ids if s in subscriptions]  # ascending ids
+        subs = [subscriptions[s] for s in unit.subscription_ids  # ascending ids
+                if s in subscriptions and alerts_to.get(subscriptions[s].parent_id) == unit.parent_id]
         if not listed or not subs:
             continue
         total = len(unit.refs) if len(unit.refs) > REFS_LOOKED_AT else \
@@ -136,7 +139,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
         # Once the hold is answered or has run out (the entry is no longer OFFERED), nothing to say.
         entry = await session.get(WaitlistEntry, ref)
         if entry is None or entry.status is not WaitlistStatus.OFFERED or entry.child.forgotten_at \
-                or entry.hold_until is None:
+                or entry.hold_until is None or not await _told_here(session, entry.child, unit):
             return None
         return Screen(
             text=texts.WAITLIST_OFFER.format(title=fmt.quoted(entry.program.title), name=first_name(entry.child),
@@ -149,7 +152,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
         if charge is None or charge.copay <= 0:
             return None
         enrollment = await session.get(Enrollment, charge.enrollment_id)
-        if enrollment is None or enrollment.child.forgotten_at:
+        if enrollment is None or enrollment.child.forgotten_at or not await _told_here(session, enrollment.child, unit):
             return None
         return Screen(
             text=texts.COPAY_NOTICE.format(
@@ -159,10 +162,19 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
             rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
     if unit.kind == outbox.YEAR_END:
         year = int(ref) // 10000
-        if today.year != year:
+        account = await session.get(Parent, unit.parent_id)
+        if today.year != year or account is None or \
+                (await family.recipients(session, {account.owner_id})).get(account.owner_id) != account.id:
             return None
         return await _year_end(session, unit.parent_id, _Moment(now or _noon(today, tz), tz))
     return None
+
+
+async def _told_here(session: AsyncSession, child: Child, unit: outbox.Unit) -> bool:
+    """Whether the unit's account is the one the child's family gets its notices at now: an
+    account unlinked from the family (/unlink) or no longer chosen is never told about the
+    family's children."""
+    return (await family.recipients(session, {child.parent_id})).get(child.parent_id) == unit.parent_id
 
 
 class _Moment:

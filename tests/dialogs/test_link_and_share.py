@@ -133,7 +133,7 @@ async def test_share_gives_each_platforms_deep_link(db, clock):
         await client.press(f"card:{program_id}")     # browsing needs no consent
         await client.click(texts.BTN_SHARE)
         assert link in client.text, platform
-        await client.click(texts.BTN_TO_PROGRAM)
+        await client.click(texts.BTN_TO_CARD)
         assert client.has_button(texts.BTN_SHARE)
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
+from bot.jobs import screens
 from core import family, outbox
 from core.children import list_children
 from core.models import LinkState, Parent, Subscription
@@ -212,6 +213,40 @@ async def test_alerts_go_once_per_family_to_the_chosen_account(any_db, clock):
     async with db.write() as session:
         await factories.program(session, clock)
     rows = await _program_alerts(db, clock)
-    assert [(row.parent_id, row.platform) for row in rows] == [(tg.id, "telegram"), (vk.id, "vk")]
+    # The first alert, not sent yet, went along to VK too: still once.
+    assert [(row.parent_id, row.platform) for row in rows] == [(vk.id, "vk"), (vk.id, "vk")]
+    assert len({row.ref_id for row in rows}) == 2
     async with db.read() as session:
         assert (await family.alerts_account(session, await session.get(Parent, tg.id))).id == vk.id
+
+
+async def test_after_unlinking_nothing_about_the_familys_children_reaches_the_account_that_left(any_db, clock):
+    db = any_db
+    tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
+    async with db.write() as session:
+        town = await register(session, factories.TOWN)
+        await create_subscription(session, await session.get(Parent, tg.id), municipality_id=town.id,
+                                  categories=[], age=None, certificate_only=False, clock=clock)
+    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    async with db.write() as session:
+        await family.send_alerts_here(session, await session.get(Parent, vk.id))
+    clock.advance(minutes=1)
+    async with db.write() as session:
+        await factories.program(session, clock)
+    [queued] = await _program_alerts(db, clock)
+    assert (queued.parent_id, queued.platform) == (vk.id, "vk")
+    stale = outbox.Unit(parent_id=vk.id, platform="vk", user_id="1", kind=outbox.PROGRAM,
+                        row_ids=(queued.id,), refs=(queued.ref_id,), subscription_ids=(queued.subscription_id,))
+    async with db.write() as session:
+        await family.leave(session, await session.get(Parent, vk.id))
+    async with db.read() as session:
+        pending = (await session.execute(select(outbox.Outbox.parent_id, outbox.Outbox.platform)
+                                         .where(outbox.Outbox.status == outbox.PENDING))).all()
+        assert pending == [(tg.id, "telegram")]   # the family's alert waits for the family
+        # A message already picked up for VK is built to nothing: not sent there.
+        assert await screens.build(session, stale, clock.today()) is None
+    # Later alerts go to the family only.
+    clock.advance(minutes=20)
+    async with db.write() as session:
+        await factories.program(session, clock)
+    assert {row.parent_id for row in await _program_alerts(db, clock)} == {tg.id}
