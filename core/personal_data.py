@@ -26,6 +26,10 @@ class StoredData:
     waiting: list[WaitlistEntry]
     subscriptions: list[Subscription]
     reviews: list[Review] = field(default_factory=list)
+    # The family's other accounts (/link), which share the children and everything below them,
+    # and the account the family's alerts go to.
+    linked: list[Parent] = field(default_factory=list)
+    alerts_to: Parent | None = None
 
 
 async def open_waiting(session: AsyncSession, parent: Parent) -> list[WaitlistEntry]:
@@ -47,6 +51,8 @@ async def stored_about(session: AsyncSession, parent: Parent) -> StoredData:
         waiting=await open_waiting(session, parent),
         subscriptions=await subscriptions.list_subscriptions(session, parent),
         reviews=await reviews.of_parent(session, parent),
+        linked=[account for account in await family.members(session, parent) if account.id != parent.id],
+        alerts_to=await family.alerts_account(session, parent),
     )
 
 

@@ -51,6 +51,12 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
                                                    platform=_platform(c.platform)) for c in data.consents)
     else:
         account.append(texts.MYDATA_CONSENT_NONE)
+    if data.linked:
+        assert data.alerts_to is not None
+        account.append(texts.MYDATA_LINKED.format(accounts=", ".join(_platform(a.platform) for a in data.linked),
+                                                  alerts=_platform(data.alerts_to.platform)))
+    else:
+        account.append(texts.MYDATA_NOT_LINKED)
     kids = [texts.MYDATA_CHILDREN_TITLE] if data.children else [texts.MYDATA_NO_CHILDREN]
     for n, child in enumerate(data.children, 1):
         kids.extend(_child_lines(ctx, n, child))

@@ -35,6 +35,11 @@ def shared_program_id(words: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def looks_shared(words: str) -> bool:
+    """A payload meant as a shared program's ("p_…"), working or not."""
+    return (words or "").strip().startswith(PAYLOAD_PREFIX)
+
+
 def share_link(settings: Settings, platform: str, program_id: int) -> str | None:
     """The link that opens the program's card in the bot on `platform`; None when the bot's
     name there is not known (yet)."""
@@ -54,8 +59,8 @@ def share_row(program_id: int) -> list[Button]:
 
 
 async def open_shared(ctx: Ctx, words: str) -> Screen | None:
-    """/start p_<id>: the program's card; None (start as usual) for any other payload or a
-    program that is gone."""
+    """/start p_<id>: the program's card; None for any other payload or a program that is
+    not in the catalog (/start then says the link does not work and starts as usual)."""
     program_id = shared_program_id(words)
     if program_id is None:
         return None

@@ -614,6 +614,11 @@ MYDATA_TITLE = (
 MYDATA_ACCOUNT = "Аккаунт: {platform}, идентификатор {external_id}\nЗапись создана: {created}"
 MYDATA_CONSENT = "Согласие: версия {version}, дано {given} ({platform})"
 MYDATA_CONSENT_NONE = "Согласие: не записано"
+MYDATA_LINKED = (
+    "Связан (/link) с аккаунтами семьи в: {accounts}. Дети и всё о них ниже — общие для этих аккаунтов; "
+    "уведомления приходят в: {alerts}. Согласие у каждого аккаунта своё."
+)
+MYDATA_NOT_LINKED = "Связанных мессенджеров нет (связать: /link)."
 MYDATA_CHILDREN_TITLE = "👧 Дети"
 MYDATA_NO_CHILDREN = "Дети: не добавлены."
 MYDATA_CHILD = (
@@ -1029,5 +1034,9 @@ SHARE_TEXT = (
 SHARE_NOWHERE = (
     "📤 Поделиться программой {title} можно в мессенджере: там бот даёт ссылку, "
     "которая сразу открывает карточку программы."
+)
+SHARE_LINK_BROKEN = (
+    "⚠️ Эта ссылка на программу не работает: такой программы нет в каталоге (возможно, её убрали "
+    "или ссылку скопировали не целиком). Найти программу можно через /find."
 )
 REFUSALS["link_not_linked"] = UNLINK_NOT_LINKED

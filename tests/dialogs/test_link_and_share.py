@@ -154,8 +154,50 @@ async def test_a_deep_link_opens_the_card_before_consent_on_max(db, clock):
         assert (await session.execute(select(Parent))).first() is None
 
 
-async def test_an_unknown_or_garbage_payload_starts_as_usual(db, clock):
-    client = DialogClient(make_dialogs(db, clock), platform="telegram", user_id="78")
-    for payload in ("p_999999", "p_abc", "x" * 80, "p_1; DROP TABLE"):
+async def test_a_forged_program_link_says_it_does_not_work_and_changes_nothing(db, clock):
+    await add_program(db, clock, municipality=MUNI)
+    dialogs = make_dialogs(db, clock)
+    client = DialogClient(dialogs, platform="telegram", user_id="78")
+    before = await snapshot(db)
+    for payload in ("p_999999", "p_abc", "p_", "p_1; DROP TABLE"):
         await client.send(f"/start {payload}")
+        assert client.text.startswith(texts.SHARE_LINK_BROKEN), payload
         assert texts.CONSENT.splitlines()[0] in client.text
+    await client.send(f"/start {'x' * 80}")   # not a program's link: an ordinary start
+    assert texts.SHARE_LINK_BROKEN not in client.text and texts.CONSENT.splitlines()[0] in client.text
+    assert await snapshot(db) == before
+    # A parent who agreed gets the same words above the menu.
+    parent = DialogClient(dialogs, platform="max", user_id="79")
+    await parent.start()
+    await parent.send("/start p_999999")
+    assert texts.SHARE_LINK_BROKEN in parent.text and texts.MENU in parent.text
+
+
+async def test_codes_of_letters_or_another_length_are_refused_and_change_nothing(db, clock):
+    tg, vk = await two_accounts(db, clock)
+    await tg.send("/link")
+    await tg.click(texts.BTN_LINK_NEW_CODE)
+    before = await snapshot(db)
+    for typed in ("abcdef", "12345", "1234567", "12з456", "/link", "👍"):
+        await vk.send(f"/link {typed}")
+        assert texts.LINK_REFUSED["format"] in vk.text, typed
+        assert "Осталось попыток" not in vk.text     # not counted as a wrong code
+    assert await snapshot(db) == before
+
+
+def all_text(client: DialogClient) -> str:
+    return "\n".join(screen.text for screen in client.reply.screens)
+
+
+async def test_mydata_names_the_messengers_the_account_is_linked_with(db, clock):
+    tg, vk = await two_accounts(db, clock)
+    await vk.send("/mydata")
+    assert texts.MYDATA_NOT_LINKED in all_text(vk)
+    await tg.send("/link")
+    await tg.click(texts.BTN_LINK_NEW_CODE)
+    await vk.send(f"/link {code_in(tg.text)}")
+    await vk.send("/mydata")
+    assert "Связан (/link) с аккаунтами семьи в: Telegram" in all_text(vk)
+    assert "уведомления приходят в: Telegram" in all_text(vk)
+    await tg.send("/mydata")
+    assert "Связан (/link) с аккаунтами семьи в: ВКонтакте" in all_text(tg)
