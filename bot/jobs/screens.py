@@ -109,18 +109,23 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit], year: i
         programs.update((p.id, p) for p in (await session.execute(
             select(Program).where(Program.id.in_(ids)))).scalars())
     subscriptions: dict[int, Subscription] = {}
+    # With each subscription, the account its family gets alerts at (core/family.py): a digest
+    # lists a subscription's programs only to that account.
+    alerts_to: dict[int, int] = {}
     for ids in _pieces({sub for unit in units.values() for sub in unit.subscription_ids}):
-        subscriptions.update((s.id, s) for s in (await session.execute(
-            select(Subscription).options(raiseload(Subscription.categories))  # not shown: not loaded
-            .where(Subscription.id.in_(ids)))).scalars())
+        for subscription, chosen in (await session.execute(
+                select(Subscription, func.coalesce(Parent.alerts_to_id, Parent.id))
+                .join(Parent, Parent.id == Subscription.parent_id)
+                .options(raiseload(Subscription.categories))  # not shown: not loaded
+                .where(Subscription.id.in_(ids)))).all():
+            subscriptions[subscription.id] = subscription
+            alerts_to[subscription.id] = chosen
     price_units = await nominal_units(session, {p.municipality_id for p in programs.values()}, year)
-    # A family's subscriptions alert only the account it gets its alerts at (core/family.py).
-    alerts_to = await family.recipients(session, {s.parent_id for s in subscriptions.values()})
     screens: dict[int, Screen] = {}
     for key, unit in units.items():
         listed = [programs[ref] for ref in shown[key] if ref in programs]
         subs = [subscriptions[s] for s in unit.subscription_ids  # ascending ids
-                if s in subscriptions and alerts_to.get(subscriptions[s].parent_id) == unit.parent_id]
+                if s in subscriptions and alerts_to[s] == unit.parent_id]
         if not listed or not subs:
             continue
         total = len(unit.refs) if len(unit.refs) > REFS_LOOKED_AT else \
