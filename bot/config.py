@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_ca_bundle: str = ""
     max_webhook_url: str = ""
     max_webhook_secret: SecretStr = SecretStr("")
+    # The bots' usernames for share links (bot/dialogs/share.py). Empty: each adapter fills
+    # in its own at start (Telegram from getMe); set them to name the bot in the terminal chat.
+    telegram_bot_username: str = ""
+    max_bot_username: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str = ""
     notify_interval_seconds: int = Field(300, ge=1)

@@ -95,7 +95,7 @@ async def snils_status(session: AsyncSession, parent: Parent | None, snils: str)
     if found is None:
         return "new"
     if found.forgotten_at is None:
-        raise DomainError("snils_already_added" if found.parent_id == parent.id else "snils_taken")
+        raise DomainError("snils_already_added" if found.parent_id == parent.owner_id else "snils_taken")
     return "returning"
 
 
@@ -115,14 +115,14 @@ async def register_child(session: AsyncSession, parent: Parent | None, *, full_n
     # Locked on PostgreSQL: two parents typing a forgotten child's SNILS at once take turns.
     found = (await session.execute(lock(_BY_SNILS_HASH), {"hash": pd.snils_hash(digits)})).first()
     if found is not None and found.forgotten_at is None:
-        raise DomainError("snils_already_added" if found.parent_id == parent.id else "snils_taken")
+        raise DomainError("snils_already_added" if found.parent_id == parent.owner_id else "snils_taken")
     if found is not None:
         child = await session.get(Child, found.id)
         assert child is not None
-        child.parent_id = parent.id
+        child.parent_id = parent.owner_id
         child.forgotten_at = None
     else:
-        child = Child(parent_id=parent.id, certificate=None)
+        child = Child(parent_id=parent.owner_id, certificate=None)
         session.add(child)
     child.full_name = name
     child.birth_date = birth_date
@@ -157,7 +157,7 @@ def open_draft(token: object) -> str:
 async def list_children(session: AsyncSession, parent: Parent | None) -> list[Child]:
     if parent is None:
         return []
-    stmt = (select(Child).where(Child.parent_id == parent.id, Child.forgotten_at.is_(None))
+    stmt = (select(Child).where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None))
             .order_by(Child.id))
     return list((await session.execute(stmt)).scalars())
 
@@ -165,7 +165,7 @@ async def list_children(session: AsyncSession, parent: Parent | None) -> list[Ch
 async def get_child(session: AsyncSession, parent: Parent | None, child_id: int) -> Child:
     """The parent's own child; anybody else's is "not found" (never shown, never touched)."""
     child = await session.get(Child, child_id)
-    if parent is None or child is None or child.parent_id != parent.id or child.forgotten_at is not None:
+    if parent is None or child is None or child.parent_id != parent.owner_id or child.forgotten_at is not None:
         raise NotFound("child", child_id=child_id)
     return child
 

@@ -360,7 +360,7 @@ async def list_enrollments(session: AsyncSession, parent: Parent | None) -> list
     if parent is None:
         return []
     stmt = (select(Enrollment).join(Child, Enrollment.child_id == Child.id)
-            .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None))
+            .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None))
             .order_by((Enrollment.status == EnrollmentStatus.ACTIVE).desc(), Enrollment.enrolled_at.desc(),
                       Enrollment.id.desc()))
     return list((await session.execute(stmt)).scalars().unique())
@@ -369,7 +369,7 @@ async def list_enrollments(session: AsyncSession, parent: Parent | None) -> list
 async def get_enrollment(session: AsyncSession, parent: Parent | None, enrollment_id: int) -> Enrollment:
     """The parent's own enrollment; anybody else's is "not found"."""
     enrollment = await session.get(Enrollment, enrollment_id)
-    if parent is None or enrollment is None or enrollment.child.parent_id != parent.id \
+    if parent is None or enrollment is None or enrollment.child.parent_id != parent.owner_id \
             or enrollment.child.forgotten_at is not None:
         raise NotFound("enrollment", enrollment_id=enrollment_id)
     return enrollment

@@ -52,7 +52,7 @@ async def own_certificate(session: AsyncSession, parent: Parent | None, certific
     if parent is None or certificate is None:
         raise NotFound("certificate", certificate_id=certificate_id)
     child = await session.get(Child, certificate.child_id)
-    if child is None or child.parent_id != parent.id or child.forgotten_at is not None:
+    if child is None or child.parent_id != parent.owner_id or child.forgotten_at is not None:
         raise NotFound("certificate", certificate_id=certificate_id)
     return certificate
 

@@ -171,6 +171,28 @@ class Parent(Base):
     forgotten_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     # Set when the platform says the parent blocked the bot (Telegram 403, VK 901).
     unreachable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # One family across messengers (core/family.py, /link): a linked account points to the
+    # account whose rows own the family's children and subscriptions; NULL = it owns its own.
+    family_id: Mapped[int | None] = mapped_column(ForeignKey("parents.id"), index=True)
+    # On the owning account: the family's account that gets the alerts (NULL = the owner).
+    alerts_to_id: Mapped[int | None] = mapped_column(ForeignKey("parents.id"))
+
+    @property
+    def owner_id(self) -> int:
+        """The id the family's data hangs off: children, subscriptions (and through the
+        children certificates, enrollments, waiting places). Consent stays on `id`."""
+        return self.family_id if self.family_id is not None else self.id
+
+
+class LinkState(Base):
+    """An account's linking (/link): its one live code (a keyed hash, never the digits),
+    and the wrong codes it typed lately (five pause its linking for an hour)."""
+    __tablename__ = "link_states"
+    parent_id: Mapped[int] = mapped_column(ForeignKey("parents.id"), primary_key=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 class Consent(Base):

@@ -33,13 +33,14 @@ from sqlalchemy import (
     func,
     literal,
     literal_column,
+    or_,
     select,
     text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from core.clock import Clock
 from core.db import Database, not_durable
@@ -53,12 +54,13 @@ from core.models import (
     LedgerEntry,
     LedgerKind,
     Parent,
+    Program,
     Subscription,
     UTCDateTime,
     WaitlistEntry,
     WaitlistStatus,
 )
-from core.subscriptions import new_program_matches
+from core.subscriptions import alerts_recipient, new_program_matches
 
 # Kinds of alerts (Outbox.kind) and what `ref_id` points at.
 PROGRAM = "program"      # Program.id — grouped into one digest per parent
@@ -173,8 +175,9 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
                func.min(matches.c.subscription_id).label("subscription_id"),
                literal(PENDING).label("status"), literal(0).label("attempts"),
                literal(until, UTCDateTime()).label("created_at"))
-        .join(Parent, Parent.id == matches.c.parent_id)
-        .group_by(matches.c.parent_id, Parent.platform, matches.c.program_id))
+        .join(Parent, Parent.id == matches.c.parent_id))
+    per_parent = (_not_queued_for_the_family(per_parent, matches, previous)
+                  .group_by(matches.c.parent_id, Parent.platform, matches.c.program_id))
     queued = await _insert_from(session, per_parent)
     mark = await session.get(AlertWatermark, NEW_PROGRAMS)
     if mark is None:
@@ -185,11 +188,31 @@ async def fan_out(session: AsyncSession, clock: Clock) -> FanOut:
     return FanOut(since=since, until=until, queued=queued)
 
 
+def _not_queued_for_the_family(query: Any, matches: Any, previous: dt.datetime) -> Any:
+    """`query` (over `matches`) keeps a program looked at again (published before the last
+    watermark, within OVERLAP) only if no account of the subscriber's family got it yet: the
+    family may have chosen another account for its alerts since (core/family.py). Newer
+    programs skip the check (the unique key does it for one account)."""
+    subscription, program, member = aliased(Subscription), aliased(Program), aliased(Parent)
+    owner = subscription.parent_id
+    queued = (exists().where(Outbox.kind == PROGRAM, Outbox.ref_id == matches.c.program_id,
+                             Outbox.parent_id == member.id, or_(member.id == owner, member.family_id == owner)))
+    return (query.join(subscription, subscription.id == matches.c.subscription_id)
+            .join(program, program.id == matches.c.program_id)
+            .where(or_(program.published_at > previous, ~queued)))
+
+
 # --- notices ------------------------------------------------------------------
 
+# The account a family's notices go to (core/family.py): one per family, the one chosen.
+_TO = alerts_recipient()
+_TO_CHOSEN = _TO.id == func.coalesce(Parent.alerts_to_id, Parent.id)
+
+
 def _notice_row(kind: str, ref_id: Any, now: dt.datetime) -> list[Any]:
-    """The outbox columns of a notice (not tied to a subscription) about the row `ref_id`."""
-    return [literal(kind).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+    """The outbox columns of a notice (not tied to a subscription) about the row `ref_id`:
+    `Parent` is the family's owning row, the notice goes to the account it chose (`_TO`)."""
+    return [literal(kind).label("kind"), _TO.id.label("parent_id"), _TO.platform,
             ref_id.label("ref_id"), literal(None, Integer).label("subscription_id"),
             literal(PENDING).label("status"), literal(0).label("attempts"),
             literal(now, UTCDateTime()).label("created_at")]
@@ -203,6 +226,7 @@ async def enqueue_waitlist_offers(session: AsyncSession, clock: Clock) -> int:
             .select_from(WaitlistEntry)
             .join(Child, Child.id == WaitlistEntry.child_id)
             .join(Parent, Parent.id == Child.parent_id)
+            .join(_TO, _TO_CHOSEN)
             .where(WaitlistEntry.status == WaitlistStatus.OFFERED, WaitlistEntry.notified_at.is_(None),
                    WaitlistEntry.hold_until > now, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
@@ -229,6 +253,7 @@ async def enqueue_copay_notices(session: AsyncSession, clock: Clock,
             .join(Enrollment, Enrollment.id == Charge.enrollment_id)
             .join(Child, Child.id == Enrollment.child_id)
             .join(Parent, Parent.id == Child.parent_id)
+            .join(_TO, _TO_CHOSEN)
             .where(*untold, Parent.forgotten_at.is_(None)))
     queued = await _insert_from(session, rows)
     await session.execute(
@@ -265,15 +290,35 @@ async def enqueue_year_end(session: AsyncSession, day: dt.date, clock: Clock,
         Certificate.child_id == Child.id, Certificate.status == CertificateStatus.FUNDED,
         sums.c.certificate_id == Certificate.id,
         func.coalesce(sums.c.plus, 0) - func.coalesce(sums.c.minus, 0) > 0)
-    rows = (select(literal(YEAR_END).label("kind"), Parent.id.label("parent_id"), Parent.platform,
+    rows = (select(literal(YEAR_END).label("kind"), _TO.id.label("parent_id"), _TO.platform,
                    literal(year_end_ref(day), BigInteger).label("ref_id"),
                    literal(None, Integer).label("subscription_id"),
                    literal(PENDING).label("status"), literal(0).label("attempts"),
                    literal(clock.now(), UTCDateTime()).label("created_at"))
             .select_from(Parent)
+            .join(_TO, _TO_CHOSEN)
             .where(Parent.forgotten_at.is_(None), *parents,
                    exists().where(Child.parent_id == Parent.id, Child.forgotten_at.is_(None), has_free)))
     return await _insert_from(session, rows)
+
+
+async def redirect_pending(session: AsyncSession, accounts: Sequence[int], to: Parent) -> None:
+    """A family's alerts and notices not sent yet, queued for `accounts`, go to the account
+    `to` instead (core/family.py: the family chose it for its alerts, or an account left the
+    family and keeps nothing of it). A row `to` already has (the same alert) is dropped."""
+    mine = aliased(Outbox)
+    for account in dict.fromkeys(accounts):
+        if account == to.id:
+            continue
+        waiting = (Outbox.parent_id == account, Outbox.status == PENDING)
+        already = exists().where(mine.kind == Outbox.kind, mine.ref_id == Outbox.ref_id,
+                                 mine.parent_id == to.id, mine.platform == to.platform)
+        await session.execute(update(Outbox).where(*waiting, already)
+                              .values(status=DROPPED, last_error="moved")
+                              .execution_options(synchronize_session=False))
+        await session.execute(update(Outbox).where(*waiting)
+                              .values(parent_id=to.id, platform=to.platform)
+                              .execution_options(synchronize_session=False))
 
 
 # --- the worker's bookkeeping -------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import consent
+from core import consent, family
 from core.clock import Clock
 from core.db import mark_erased
 from core.errors import DomainError
@@ -69,7 +69,11 @@ async def forget_parent(session: AsyncSession, parent: Parent, clock: Clock) -> 
     refund, its seat freed for the waiting list; the dialog state goes. Certificates, enrollments and
     ledger rows stay, anonymised: money records are never deleted. The parent
     row is detached from the messenger account, so a later /start begins afresh.
+
+    An account linked to others (/link) first leaves its family: the family's children and
+    subscriptions stay with the other accounts, and only this account is erased.
     """
+    await family.forget_links(session, parent)
     now = clock.now()
     child_ids = select(Child.id).where(Child.parent_id == parent.id).scalar_subquery()
     await session.execute(
@@ -107,7 +111,7 @@ async def active_enrollment_ids(session: AsyncSession, parent: Parent) -> list[i
     """The parent's active enrollments (of children not forgotten), oldest first."""
     return list((await session.execute(
         select(Enrollment.id).join(Child, Enrollment.child_id == Child.id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None),
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None),
                Enrollment.status == EnrollmentStatus.ACTIVE)
         .order_by(Enrollment.enrolled_at, Enrollment.id))).scalars())
 

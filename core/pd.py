@@ -272,3 +272,9 @@ def open_date(field_name: str, token: str | None) -> dt.date | None:
 
 def snils_hash(digits: str) -> str:
     return ring().snils_hash(digits)
+
+
+def keyed_hash(purpose: str, value: str) -> str:
+    """A keyed hash (HMAC-SHA256 under the index key) of `value` for `purpose`, e.g. a
+    one-time linking code: short secrets are stored this way, never in clear."""
+    return ring().snils_hash(f"{purpose}:{value}")

@@ -123,7 +123,7 @@ async def raters(session: AsyncSession, parent: Parent | None, program_id: int,
         return []
     enrollments = (await session.execute(
         select(Enrollment).join(Child, Enrollment.child_id == Child.id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None), Enrollment.program_id == program_id)
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None), Enrollment.program_id == program_id)
         .order_by(Child.id, Enrollment.id))).scalars().unique().all()
     found = await _standings(session, enrollments, clock)
     children = {enrollment.child_id: enrollment.child for enrollment in enrollments}
@@ -211,10 +211,10 @@ async def latest_comments(session: AsyncSession, program_id: int, limit: int = L
 
 
 async def of_parent(session: AsyncSession, parent: Parent) -> list[Review]:
-    """The reviews of the parent's (not forgotten) children, for /mydata."""
+    """The reviews of the parent's family's (not forgotten) children, for /mydata."""
     return list((await session.execute(
         select(Review).join(Child, Review.child_id == Child.id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None))
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None))
         .order_by(Review.created_at, Review.id))).scalars().unique())
 
 

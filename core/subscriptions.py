@@ -10,6 +10,7 @@ import datetime as dt
 
 from sqlalchemy import and_, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from core import municipalities
@@ -19,6 +20,12 @@ from core.models import Category, Funding, Parent, Program, Subscription, Subscr
 
 MAX_SUBSCRIPTIONS = 10
 AGE_MIN, AGE_MAX = 5, 17
+
+
+def alerts_recipient():  # noqa: ANN201 - an aliased Parent
+    """The account that gets a family's alerts, as a second `parents` in a query: joined on
+    `coalesce(owner.alerts_to_id, owner.id)` from the family's owning row."""
+    return aliased(Parent, name="recipient")
 
 
 async def create_subscription(session: AsyncSession, parent: Parent, *, municipality_id: int,
@@ -36,11 +43,11 @@ async def create_subscription(session: AsyncSession, parent: Parent, *, municipa
     if len(set(chosen)) != len(chosen):
         raise DomainError("categories_repeated")
     count = (await session.execute(
-        select(func.count()).select_from(Subscription).where(Subscription.parent_id == parent.id))).scalar_one()
+        select(func.count()).select_from(Subscription).where(Subscription.parent_id == parent.owner_id))).scalar_one()
     if count >= MAX_SUBSCRIPTIONS:
         raise DomainError("too_many_subscriptions", limit=MAX_SUBSCRIPTIONS)
     subscription = Subscription(
-        parent_id=parent.id, municipality_id=municipality_id, age=age,
+        parent_id=parent.owner_id, municipality_id=municipality_id, age=age,
         certificate_only=bool(certificate_only), created_at=clock.now(),
         categories=[SubscriptionCategory(category=category) for category in chosen])
     session.add(subscription)
@@ -51,7 +58,7 @@ async def create_subscription(session: AsyncSession, parent: Parent, *, municipa
 
 async def list_subscriptions(session: AsyncSession, parent: Parent) -> list[Subscription]:
     return list((await session.execute(
-        select(Subscription).where(Subscription.parent_id == parent.id)
+        select(Subscription).where(Subscription.parent_id == parent.owner_id)
         .order_by(Subscription.created_at, Subscription.id))).scalars())
 
 
@@ -59,7 +66,7 @@ async def get_subscription(session: AsyncSession, parent: Parent, subscription_i
     """The parent's own subscription; another parent's is "not found"."""
     found = (await session.execute(
         select(Subscription).where(Subscription.id == subscription_id,
-                                   Subscription.parent_id == parent.id))).scalar_one_or_none()
+                                   Subscription.parent_id == parent.owner_id))).scalar_one_or_none()
     if found is None:
         raise NotFound("subscription", subscription_id=subscription_id)
     return found
@@ -74,7 +81,8 @@ async def delete_subscription(session: AsyncSession, parent: Parent, subscriptio
 def new_program_matches(published_after: dt.datetime, published_until: dt.datetime) -> Select:
     """Rows (subscription_id, parent_id, program_id): programs first published
     in (published_after, published_until] that are new for a subscription and
-    pass its filters, for parents still reachable.
+    pass its filters, for parents still reachable. `parent_id` is the account that gets
+    the alerts of the subscription's family (core/family.py): one per family.
 
     Plain columns, no ORDER BY, so `insert(Outbox).from_select([...], this)`
     works. Aware datetimes are compared in UTC on every backend (UTCDateTime).
@@ -82,19 +90,22 @@ def new_program_matches(published_after: dt.datetime, published_until: dt.dateti
     has_categories = exists().where(SubscriptionCategory.subscription_id == Subscription.id)
     category_chosen = exists().where(SubscriptionCategory.subscription_id == Subscription.id,
                                      SubscriptionCategory.category == Program.category)
+    recipient = alerts_recipient()
     return (
         select(Subscription.id.label("subscription_id"),
-               Subscription.parent_id.label("parent_id"),
+               recipient.id.label("parent_id"),
                Program.id.label("program_id"))
         .select_from(Subscription)
         .join(Parent, Parent.id == Subscription.parent_id)
+        .join(recipient, recipient.id == func.coalesce(Parent.alerts_to_id, Parent.id))
         .join(Program, and_(Program.municipality_id == Subscription.municipality_id,
                             Program.published_at > Subscription.created_at))
         .where(
             Program.published_at > published_after,
             Program.published_at <= published_until,
             Parent.forgotten_at.is_(None),
-            Parent.unreachable_at.is_(None),
+            recipient.forgotten_at.is_(None),
+            recipient.unreachable_at.is_(None),
             or_(~has_categories, category_chosen),
             or_(Subscription.age.is_(None),
                 and_(Program.age_min <= Subscription.age, Program.age_max >= Subscription.age)),

@@ -132,7 +132,7 @@ async def places(session: AsyncSession, parent: Parent | None) -> list[Place]:
         return []
     entries = (await session.execute(
         select(WaitlistEntry).join(Child, Child.id == WaitlistEntry.child_id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None), WaitlistEntry.status.in_(OPEN))
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None), WaitlistEntry.status.in_(OPEN))
         .order_by(WaitlistEntry.created_at, WaitlistEntry.id))).scalars().all()
     return [Place(entry, None if entry.status is WaitlistStatus.OFFERED else await position(session, entry))
             for entry in entries]
@@ -145,7 +145,7 @@ async def holds_of(session: AsyncSession, parent: Parent | None, program_id: int
         return []
     return list((await session.execute(
         select(WaitlistEntry).join(Child, Child.id == WaitlistEntry.child_id)
-        .where(Child.parent_id == parent.id, Child.forgotten_at.is_(None),
+        .where(Child.parent_id == parent.owner_id, Child.forgotten_at.is_(None),
                WaitlistEntry.program_id == program_id, _live_hold(clock.now()))
         .order_by(WaitlistEntry.id))).scalars())
 
@@ -153,7 +153,7 @@ async def holds_of(session: AsyncSession, parent: Parent | None, program_id: int
 async def get_place(session: AsyncSession, parent: Parent | None, entry_id: int) -> WaitlistEntry:
     """The parent's own waiting-list entry; anybody else's is "not found"."""
     entry = await session.get(WaitlistEntry, entry_id)
-    if parent is None or entry is None or entry.child.parent_id != parent.id \
+    if parent is None or entry is None or entry.child.parent_id != parent.owner_id \
             or entry.child.forgotten_at is not None:
         raise NotFound("waitlist_entry", entry_id=entry_id)
     return entry

@@ -50,6 +50,8 @@ from bot.dialogs import subscribe as _subscribe  # noqa: E402,F401  isort: skip
 from bot.dialogs import admin as _admin  # noqa: E402,F401  isort: skip
 from bot.dialogs import privacy as _privacy  # noqa: E402,F401  isort: skip
 from bot.dialogs import reviews as _reviews  # noqa: E402,F401  isort: skip
+from bot.dialogs import link as _link  # noqa: E402,F401  isort: skip
+from bot.dialogs import share as _share  # noqa: E402,F401  isort: skip
 
 log = logging.getLogger("bot.dialogs")
 
@@ -63,7 +65,7 @@ MAX_TEXT = 1000
 # VK's "Начать" button and its plain-word equivalents open /start.
 START_WORDS = {"начать", "start", "старт"}
 # Screens a parent may be on before consenting (a refusal there re-shows them).
-NO_CONSENT_STEPS = {"consent", "declined", "help", "find", "find.muni", "find.age", "find.cat", "card"}
+NO_CONSENT_STEPS = {"consent", "declined", "help", "find", "find.muni", "find.age", "find.cat", "card", "share"}
 
 
 def command_menu() -> list[tuple[str, str]]:

@@ -35,6 +35,7 @@ from bot.dialogs.find_filters import (
 )
 from bot.dialogs.review_card import reviews_section
 from bot.dialogs.screen import Button, Screen
+from bot.dialogs.share import share_row
 from bot.dialogs.state import Ctx, Stale, action, chunked, command, int_arg, on_text, paged, rows, step
 from core import catalog, certificates, enrollment, municipalities, search_text, waitlist
 from core import children as core_children
@@ -283,7 +284,7 @@ async def card_screen(ctx: Ctx) -> Screen:
         card_description(program),
         joining,
     ))
-    return Screen(text=text, rows=rows(enroll, card_nav(ctx)))
+    return Screen(text=text, rows=rows(enroll, share_row(program.id), card_nav(ctx)))
 
 
 def check_words(words: str) -> None:

@@ -11,7 +11,7 @@ from bot.dialogs.review_card import stars
 from bot.dialogs.screen import Button, Reply, Screen
 from bot.dialogs.state import Ctx, Stale, action, command, rows, step
 from bot.dialogs.subscribe import subscription_summary
-from core import parents, personal_data
+from core import family, parents, personal_data
 from core.models import Child, EnrollmentStatus, Review
 
 
@@ -51,6 +51,12 @@ async def mydata_messages(ctx: Ctx) -> list[str]:
                                                    platform=_platform(c.platform)) for c in data.consents)
     else:
         account.append(texts.MYDATA_CONSENT_NONE)
+    if data.linked:
+        assert data.alerts_to is not None
+        account.append(texts.MYDATA_LINKED.format(accounts=", ".join(_platform(a.platform) for a in data.linked),
+                                                  alerts=_platform(data.alerts_to.platform)))
+    else:
+        account.append(texts.MYDATA_NOT_LINKED)
     kids = [texts.MYDATA_CHILDREN_TITLE] if data.children else [texts.MYDATA_NO_CHILDREN]
     for n, child in enumerate(data.children, 1):
         kids.extend(_child_lines(ctx, n, child))
@@ -127,6 +133,11 @@ async def forget_screen(ctx: Ctx) -> Screen:
         raise Stale()
     plan = await personal_data.forget_plan(ctx.session, parent, ctx.clock)
     lines = [texts.FORGET_PLAN_TITLE]
+    if plan.family_keeps:   # a linked account (/link): the family keeps its data
+        lines += [texts.FORGET_PLAN_LINKED.format(others=", ".join(_platform(p) for p in plan.family_keeps)),
+                  texts.FORGET_PLAN_ASK]
+        return Screen(text="\n\n".join(lines), rows=rows([Button(texts.BTN_FORGET_YES, "forget:yes"),
+                                                          Button(texts.BTN_NO, "cmd:menu")]))
     if plan.cancellations:
         lines.append(texts.FORGET_PLAN_CANCEL_TITLE)
         for quote in plan.cancellations:
@@ -164,7 +175,9 @@ async def press_forget(ctx: Ctx, args: list[str]) -> Screen:
     parent = await _forgettable(ctx)
     if args != ["yes"] or ctx.step_name != "forget.ask" or parent is None:
         raise Stale()
-    cancelled = len(await parents.active_enrollment_ids(ctx.session, parent))
+    # A linked account leaves its family first: the family's enrollments stay as they are.
+    linked = await family.is_linked(ctx.session, parent)
+    cancelled = 0 if linked else len(await parents.active_enrollment_ids(ctx.session, parent))
     await parents.forget_parent(ctx.session, parent, ctx.clock)
     # forget_parent removed the DialogState row; a later message starts afresh.
     ctx.drop_state = True

@@ -84,4 +84,4 @@ class Reply:
 # The commands of SPEC §2, in menu order, with their menu descriptions
 # living in bot/dialogs/texts.py (COMMAND_MENU).
 COMMANDS = ("start", "find", "children", "balance", "enrollments", "subscribe", "mydata", "help", "cancel",
-            "forget")
+            "forget", "link", "unlink")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from bot.dialogs import texts
 from bot.dialogs.consent_document import CONSENT_VERSION, consent_parts
 from bot.dialogs.screen import Button, Reply, Screen
+from bot.dialogs.share import looks_shared, open_shared
 from bot.dialogs.state import COMMAND_HANDLERS, Ctx, Stale, action, command, on_text, rows, step, with_prefix
 from core import consent, parents
 
@@ -72,9 +73,17 @@ async def help_screen(ctx: Ctx) -> Screen:
 # --- commands ---------------------------------------------------------------------
 @command("start", consent=False)
 async def start(ctx: Ctx, words: str) -> Reply | Screen:
+    # A shared program's link (/start p_<id>) opens its card, before consent too; a broken
+    # or forged one says so, then starts as usual.
+    prefix = ""
+    if looks_shared(words):
+        shared = await open_shared(ctx, words)
+        if shared is not None:
+            return shared
+        prefix = texts.SHARE_LINK_BROKEN
     if await ctx.consented():
-        return await ctx.show("menu", texts.GREETING)
-    return await consent_reply(ctx)
+        return await ctx.show("menu", f"{prefix}\n\n{texts.GREETING}" if prefix else texts.GREETING)
+    return await consent_reply(ctx, prefix)
 
 
 @command("menu", consent=False)

@@ -70,6 +70,26 @@ def update_user(raw: Any) -> str | None:
     return None
 
 
+def event_id(raw: dict[str, Any]) -> str:
+    """The id a typed message or an opening of the bot is recognised by when MAX delivers it
+    again: the message's mid, else the update's timestamp. "" when the update carries neither
+    (then it is answered every time: two openings without a timestamp are not one)."""
+    kind = raw.get("update_type")
+    if kind == "message_created":
+        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+        body = message.get("body") if isinstance(message.get("body"), dict) else {}
+        mid = body.get("mid")
+        if isinstance(mid, str) and mid:
+            return f"m{mid}"
+        prefix = "m"
+    elif kind == "bot_started":
+        prefix = "s"
+    else:
+        return ""
+    stamp = _int(raw.get("timestamp"))
+    return f"{prefix}{stamp}" if stamp is not None else ""
+
+
 class MaxAdapter:
     """Per-process MAX state (in memory): blocked users, the updates in flight."""
 
@@ -124,14 +144,14 @@ class MaxAdapter:
             message = raw["message"]
             body = message.get("body") if isinstance(message.get("body"), dict) else {}
             text = body.get("text") if isinstance(body.get("text"), str) else ""
-            event = f"m{body.get('mid') or raw.get('timestamp')}"
+            event = event_id(raw)
             await self.answer(user, Input.from_text(text).with_event(event), event)
         elif kind == "bot_started":
             payload = raw.get("payload")
             words = payload.strip() if isinstance(payload, str) else ""
             # A deep link's payload (?start=p_42) arrives as the words after /start.
             inp = Input(kind="command", command="start", text=" ".join(words.split())[:128])
-            event = f"s{raw.get('timestamp')}"
+            event = event_id(raw)
             await self.answer(user, inp.with_event(event), event)
         elif kind == "message_callback":
             await self.on_press(user, raw)

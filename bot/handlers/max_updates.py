@@ -1,5 +1,5 @@
-"""How MAX updates reach the adapter: the setup calls at start (the command menu, the
-webhook subscription or its removal) and long polling with a marker.
+"""How MAX updates reach the adapter: the setup calls at start (the command menu, the bot's
+username for share links, the webhook subscription or its removal) and long polling with a marker.
 
 The marker moves on only after its batch was handled, so a crash means the
 batch comes again (the dialogs recognise an event they already answered),
@@ -57,6 +57,11 @@ async def setup_calls(client: MaxClient, ctx: AppContext) -> None:
     commands = [{"name": name, "description": description} for name, description in command_menu()]
     await client.call("PATCH", "/me", body={"commands": commands})
     settings = ctx.settings
+    if not settings.max_bot_username:
+        # Share links (bot/dialogs/share.py) name the bot: max.ru/<username>?start=p_<id>.
+        me = await client.call("GET", "/me")
+        username = me.get("username") if isinstance(me, dict) else None
+        settings.max_bot_username = username if isinstance(username, str) else ""
     if settings.max_webhook_url:
         await client.call("POST", "/subscriptions", body={
             "url": settings.max_webhook_url, "update_types": UPDATE_TYPES,

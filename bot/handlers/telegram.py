@@ -132,16 +132,17 @@ def _fresh_router() -> Router:
 
 
 # --- serving -------------------------------------------------------------------
-async def _prepare(bot: Bot, stop: asyncio.Event, webhook: dict[str, Any] | None) -> bool:
+async def _prepare(bot: Bot, stop: asyncio.Event, webhook: dict[str, Any] | None, settings: Any = None) -> bool:
     """Polling: drop a webhook; webhook mode: set it (identical in every process, pending
-    updates kept). Then publish the command menu. Retried while Telegram is unreachable."""
+    updates kept). Then publish the command menu and learn the bot's username (for share
+    links, when TELEGRAM_BOT_USERNAME does not name it). Retried while Telegram is unreachable."""
     from bot.dialogs.engine import command_menu
 
     commands = [BotCommand(command=name, description=description) for name, description in command_menu()]
     attempt = 0
     while not stop.is_set():
         try:
-            finished, _ = await until_stopped(stop, _setup_calls(bot, commands, webhook))
+            finished, _ = await until_stopped(stop, _setup_calls(bot, commands, webhook, settings))
             return finished
         except TelegramUnauthorizedError:
             raise RuntimeError("Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized)") from None
@@ -153,12 +154,16 @@ async def _prepare(bot: Bot, stop: asyncio.Event, webhook: dict[str, Any] | None
     return False
 
 
-async def _setup_calls(bot: Bot, commands: list[BotCommand], webhook: dict[str, Any] | None) -> None:
+async def _setup_calls(bot: Bot, commands: list[BotCommand], webhook: dict[str, Any] | None,
+                       settings: Any = None) -> None:
     if webhook is None:
         await bot.delete_webhook(drop_pending_updates=False)
     else:
         await bot.set_webhook(**webhook)
     await bot.set_my_commands(commands)
+    if settings is not None and not settings.telegram_bot_username:
+        me = await bot.get_me()
+        settings.telegram_bot_username = me.username or ""
 
 
 async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
@@ -175,12 +180,12 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     ctx.senders[PLATFORM] = TelegramSender(bot)
     try:
         if hook is None:
-            if await _prepare(bot, stop, None):
+            if await _prepare(bot, stop, None, ctx.settings):
                 keep_startup_objects_out_of_gc()  # after the warm-up (TelegramSender) and the setup calls
                 log.info("Telegram: polling for updates")
                 await poll(dispatcher, bot, stop)
         else:
-            if await _prepare(bot, stop, set_webhook_arguments(ctx.settings)):
+            if await _prepare(bot, stop, set_webhook_arguments(ctx.settings), ctx.settings):
                 keep_startup_objects_out_of_gc()
                 log.info("Telegram: webhook set, updates come to %s", hook.path)
                 await stop.wait()

@@ -29,6 +29,7 @@ from sqlalchemy import update
 from bot import metrics
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
+from bot.dialogs.share import looks_shared
 from bot.handlers import vk_keyboard as kb
 from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id, upload_photo
 from bot.jobs.shared_pacing import SharedLimiter, shared_pacer
@@ -163,6 +164,10 @@ class VkAdapter:
         """A typed message or a text-button press as the dialogs' Input."""
         payload = message.get("payload")
         text = str(message.get("text") or "")
+        ref = message.get("ref")
+        if isinstance(ref, str) and looks_shared(ref):
+            # The community's link with ?ref=p_<id> (a shared program): its card (or why not).
+            return Input(kind="command", command="start", text=ref[:128])
         if payload is not None:
             if kb.is_start_payload(payload):
                 return Input(kind="command", command="start")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,7 @@ from bot.dialogs.find import result_line
 from bot.dialogs.screen import Button, Screen
 from bot.dialogs import texts
 from bot.dialogs import year_end as year_end_words
-from core import outbox
+from core import family, outbox
 from core.certificates import nominal_units
 from core.models import (
     Certificate,
@@ -28,6 +28,7 @@ from core.models import (
     Charge,
     Child,
     Enrollment,
+    Parent,
     Program,
     Subscription,
     WaitlistEntry,
@@ -108,15 +109,23 @@ async def _digests(session: AsyncSession, units: dict[int, outbox.Unit], year: i
         programs.update((p.id, p) for p in (await session.execute(
             select(Program).where(Program.id.in_(ids)))).scalars())
     subscriptions: dict[int, Subscription] = {}
+    # With each subscription, the account its family gets alerts at (core/family.py): a digest
+    # lists a subscription's programs only to that account.
+    alerts_to: dict[int, int] = {}
     for ids in _pieces({sub for unit in units.values() for sub in unit.subscription_ids}):
-        subscriptions.update((s.id, s) for s in (await session.execute(
-            select(Subscription).options(raiseload(Subscription.categories))  # not shown: not loaded
-            .where(Subscription.id.in_(ids)))).scalars())
+        for subscription, chosen in (await session.execute(
+                select(Subscription, func.coalesce(Parent.alerts_to_id, Parent.id))
+                .join(Parent, Parent.id == Subscription.parent_id)
+                .options(raiseload(Subscription.categories))  # not shown: not loaded
+                .where(Subscription.id.in_(ids)))).all():
+            subscriptions[subscription.id] = subscription
+            alerts_to[subscription.id] = chosen
     price_units = await nominal_units(session, {p.municipality_id for p in programs.values()}, year)
     screens: dict[int, Screen] = {}
     for key, unit in units.items():
         listed = [programs[ref] for ref in shown[key] if ref in programs]
-        subs = [subscriptions[s] for s in unit.subscription_ids if s in subscriptions]  # ascending ids
+        subs = [subscriptions[s] for s in unit.subscription_ids  # ascending ids
+                if s in subscriptions and alerts_to[s] == unit.parent_id]
         if not listed or not subs:
             continue
         total = len(unit.refs) if len(unit.refs) > REFS_LOOKED_AT else \
@@ -135,7 +144,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
         # Once the hold is answered or has run out (the entry is no longer OFFERED), nothing to say.
         entry = await session.get(WaitlistEntry, ref)
         if entry is None or entry.status is not WaitlistStatus.OFFERED or entry.child.forgotten_at \
-                or entry.hold_until is None:
+                or entry.hold_until is None or not await _told_here(session, entry.child, unit):
             return None
         return Screen(
             text=texts.WAITLIST_OFFER.format(title=fmt.quoted(entry.program.title), name=first_name(entry.child),
@@ -148,7 +157,7 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
         if charge is None or charge.copay <= 0:
             return None
         enrollment = await session.get(Enrollment, charge.enrollment_id)
-        if enrollment is None or enrollment.child.forgotten_at:
+        if enrollment is None or enrollment.child.forgotten_at or not await _told_here(session, enrollment.child, unit):
             return None
         return Screen(
             text=texts.COPAY_NOTICE.format(
@@ -158,10 +167,19 @@ async def _notice(session: AsyncSession, unit: outbox.Unit, today: dt.date, tz: 
             rows=((Button(texts.BTN_MY_ENROLLMENTS, "cmd:enrollments"),),))
     if unit.kind == outbox.YEAR_END:
         year = int(ref) // 10000
-        if today.year != year:
+        account = await session.get(Parent, unit.parent_id)
+        if today.year != year or account is None or \
+                (await family.recipients(session, {account.owner_id})).get(account.owner_id) != account.id:
             return None
         return await _year_end(session, unit.parent_id, _Moment(now or _noon(today, tz), tz))
     return None
+
+
+async def _told_here(session: AsyncSession, child: Child, unit: outbox.Unit) -> bool:
+    """Whether the unit's account is the one the child's family gets its notices at now: an
+    account unlinked from the family (/unlink) or no longer chosen is never told about the
+    family's children."""
+    return (await family.recipients(session, {child.parent_id})).get(child.parent_id) == unit.parent_id
 
 
 class _Moment:
@@ -185,9 +203,11 @@ def _noon(today: dt.date, tz: dt.tzinfo) -> dt.datetime:
 async def _year_end(session: AsyncSession, parent_id: int, clock: _Moment) -> Screen | None:
     """What expires on 31 December on each of the parent's funded certificates, with the
     programs that can still take it (the same words and programs as /balance shows)."""
+    # The reminder went to the family's chosen account; the children are its owner's.
+    owner = select(func.coalesce(Parent.family_id, Parent.id)).where(Parent.id == parent_id).scalar_subquery()
     certificates = (await session.execute(
         select(Certificate).join(Child, Child.id == Certificate.child_id)
-        .where(Child.parent_id == parent_id, Child.forgotten_at.is_(None),
+        .where(Child.parent_id == owner, Child.forgotten_at.is_(None),
                Certificate.status == CertificateStatus.FUNDED)
         .order_by(Certificate.id))).scalars().all()
     lines: list[str] = []

@@ -423,10 +423,15 @@ class FakeMax:
     def fail_next(self, call: str, status: int) -> None:
         self.failures.append((call, status))
 
-    def start_bot(self, user_id: int, payload: str | None = None) -> None:
-        self.push({"update_type": "bot_started", "chat_id": user_id,
-                   "user": {"user_id": user_id, "name": "Родитель", "is_bot": False},
-                   "payload": payload, "user_locale": "ru"})
+    def start_bot(self, user_id: int, payload: str | None = None, stamped: bool = True) -> None:
+        """The parent opens the bot («Начать», or a link with ?start=PAYLOAD); `stamped=False`:
+        an update without a timestamp, as MAX may send one."""
+        update: dict[str, Any] = {"update_type": "bot_started", "chat_id": user_id,
+                                  "user": {"user_id": user_id, "name": "Родитель", "is_bot": False},
+                                  "payload": payload, "user_locale": "ru"}
+        if not stamped:
+            update["timestamp"] = None
+        self.push(update)
 
     def stop_bot(self, user_id: int) -> None:
         self.push({"update_type": "bot_stopped", "chat_id": user_id,

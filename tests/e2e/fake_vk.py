@@ -415,7 +415,9 @@ class FakeVk:
     # --- playing the parent --------------------------------------------------------------
 
     def user_says(self, user_id: int, text: str, *, callbacks: bool = True,
-                  payload: str | None = None) -> VkMessage:
+                  payload: str | None = None, ref: str | None = None) -> VkMessage:
+        """A message from `user_id`; `ref`: the user came by the community's link with ?ref=…
+        (VK puts it in the message object)."""
         message = self._add_message(user_id, text, out=False)
         body: dict[str, Any] = {"date": int(time.time()), "from_id": user_id, "id": message.message_id,
                                 "out": 0, "peer_id": user_id, "text": text,
@@ -423,6 +425,8 @@ class FakeVk:
                                 "fwd_messages": [], "important": False, "is_hidden": False}
         if payload is not None:
             body["payload"] = payload
+        if ref is not None:
+            body["ref"] = ref
         actions = ["text", "vkpay", "open_app", "location", "open_link", "intent_subscribe", "intent_unsubscribe"]
         if callbacks:
             actions.append("callback")

@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 from bot.dialogs.screen import Button, Screen
 from bot.handlers import max_keyboard as kb
-from bot.handlers.max import update_user
+from bot.handlers.max import event_id, update_user
 from bot.handlers.max_api import AttachmentNotReady, TokenRefused, map_error, ssl_context
 
 
@@ -109,3 +109,14 @@ def test_only_private_dialogs_with_people_are_handled():
     assert update_user({"update_type": "bot_started", "user": {"user_id": 8}, "payload": "p_1"}) == "8"
     assert update_user({"update_type": "message_edited"}) is None
     assert update_user(["not", "an", "update"]) is None
+
+
+def test_an_update_is_recognised_again_by_its_mid_or_timestamp_and_never_by_a_missing_one():
+    started = {"update_type": "bot_started", "user": {"user_id": 8}, "payload": "p_1"}
+    assert event_id({**started, "timestamp": 1700000000123}) == "s1700000000123"
+    # Without a timestamp two openings of a link are two events, both answered.
+    assert event_id(started) == "" and event_id({**started, "timestamp": None}) == ""
+    typed = {"update_type": "message_created", "message": {"body": {"mid": "mid.1a", "text": "/link 1"}}}
+    assert event_id(typed) == "mmid.1a"
+    assert event_id({"update_type": "message_created", "message": {"body": {}}, "timestamp": 5}) == "m5"
+    assert event_id({"update_type": "message_created", "message": {"body": {}}}) == ""
