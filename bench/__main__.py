@@ -1,6 +1,7 @@
-"""`python -m bench` (`make bench`): the benchmarks of issues 6 and 11, on SQLite and, when the
-server is reachable, PostgreSQL; prints a table, writes bench/results.json and the README's
-"## Benchmarks" section (between <!-- bench:start --> and <!-- bench:end -->).
+"""`python -m bench` (`make bench`): the benchmarks of issues 6, 11 and 15, on SQLite and, when
+the server is reachable, PostgreSQL (and Redis); prints a table, writes bench/results.json and
+the README's "## Benchmarks" section (between <!-- bench:start --> and <!-- bench:end -->).
+`--only` some of them keeps the other rows of bench/results.json from earlier runs.
 
 Sizes default to the issue's; `--scale 0.1` runs everything ten times smaller (figures are
 then not comparable with the targets' sizes, the table says which sizes ran).
@@ -21,7 +22,7 @@ from pathlib import Path
 from bench.common import ROOT, Result, backends, pg_reachable
 from core.clock import FixedClock
 
-BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention", "newyear")
+BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention", "newyear", "processes")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -42,7 +43,7 @@ def sizes(scale: float) -> dict[str, int]:
     return {"updates": n(20_000), "parents": n(2_000), "journeys": n(200), "subscribers": n(100_000),
             "new_programs": max(5, int(50 * min(scale * 10, 1))), "programs": n(100_000),
             "searches": n(1_000), "stored_parents": n(100_000), "operations": n(1_000),
-            "new_year_certificates": n(100_000)}
+            "new_year_certificates": n(100_000), "process_parents": n(60), "process_subscribers": n(1_200)}
 
 
 async def main(args: argparse.Namespace) -> list[Result]:
@@ -65,6 +66,11 @@ async def main(args: argparse.Namespace) -> list[Result]:
                 found = await endtoend.run(Path(tmp), s["stored_parents"], s["journeys"], log=say)
             results += found if name == "e2e" or "e2e" in args.only else \
                 [r for r in found if r.figure.startswith("memory")]
+        elif name == "processes":
+            from bench import processes
+            with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
+                results += await processes.run(Path(tmp), s["process_parents"], s["process_subscribers"],
+                                               args.seconds, want_pg, log=say)
         else:
             async with backends(want_pg) as dbs:
                 for backend, url in dbs:
@@ -114,20 +120,34 @@ def write_readme(path: Path, body: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def merged(earlier: list[dict[str, object]], fresh: list[Result]) -> list[Result]:
+    """The earlier rows with those measured again replaced in place (same figure and backend),
+    then the new ones."""
+    by_key = {(r.figure, r.backend): r for r in fresh}
+    kept = [by_key.pop((d["figure"], d["backend"]), None) or Result(**d) for d in earlier]  # type: ignore[arg-type]
+    return kept + [r for r in fresh if (r.figure, r.backend) in by_key]
+
+
 def cli(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     started = time.perf_counter()
     results = asyncio.run(main(args))
-    out = table(results)
-    print("\n" + out)
-    Path(args.out).write_text(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=1),
-                              encoding="utf-8")
+    print("\n" + table(results))
+    partial = set(args.only) != set(BENCHES)
+    out_path = Path(args.out)
+    if partial and out_path.exists():
+        results = merged(json.loads(out_path.read_text(encoding="utf-8")), results)
+    out_path.write_text(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=1),
+                        encoding="utf-8")
     pg = "PostgreSQL included" if not args.no_postgres and asyncio.run(pg_reachable()) else "SQLite only"
     if args.readme:
         s = sizes(args.scale)
-        body = (f"`make bench` (code in `bench/`), run {dt.date.today().isoformat()} in "
+        ran = (f"`python -m bench --only {' '.join(args.only)}` (code in `bench/`; the other rows are kept "
+               f"from earlier runs in bench/results.json)" if partial else "`make bench` (code in `bench/`)")
+        body = (f"{ran}, run {dt.date.today().isoformat()} in "
                 f"{time.perf_counter() - started:.0f} s on {machine()}; {pg}.\n"
-                f"Sizes: {', '.join(f'{k} {v}' for k, v in s.items())} (scale {args.scale:g}).\n\n" + out + "\n")
+                f"Sizes: {', '.join(f'{k} {v}' for k, v in s.items())} (scale {args.scale:g}).\n\n"
+                + table(results) + "\n")
         write_readme(Path(args.readme), body)
     return 0
 

@@ -1,11 +1,13 @@
-"""The benchmarks (bench/, `make bench`) still run: every one of them at a tiny size, SQLite only."""
+"""The benchmarks (bench/, `make bench`) still run: every one of them at a tiny size, SQLite only
+(the several processes' benchmark, which needs PostgreSQL and Redis, at a tiny size on its own)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from bench.__main__ import BENCHES, cli, write_readme
+from bench.__main__ import BENCHES, cli, merged, write_readme
+from bench.common import Result
 
 pytestmark = pytest.mark.e2e  # starts the real bot process (benchmarks 2 and 5)
 
@@ -27,7 +29,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
     enrolled = next(r for r in results if r["figure"] == "dialogs: enrollments made (of them cancelled)")
     parents = 10   # the smallest size, as at this scale
     assert enrolled["value"] >= parents // 2 and enrolled["unit"] != "(0)"
-    assert len(BENCHES) == 7
+    assert len(BENCHES) == 8
 
 
 def test_the_new_year_benchmark_rolls_every_certificate_over_while_parents_chat(tmp_path):
@@ -50,3 +52,37 @@ def test_the_readme_section_is_replaced_between_its_markers_only(tmp_path):
     text = readme.read_text(encoding="utf-8")
     assert text.startswith("# Bot\n\nintro\n")
     assert text.count("## Benchmarks") == 1 and "second" in text and "first" not in text
+
+
+@pytest.mark.redis
+def test_the_processes_benchmark_compares_one_process_with_two_and_paces_the_alerts(tmp_path):
+    import asyncio
+
+    from bench.common import pg_reachable
+    from bench.processes import redis_reachable
+
+    if not asyncio.run(pg_reachable()) or not asyncio.run(redis_reachable()):
+        pytest.skip("the processes benchmark needs PostgreSQL and Redis")
+    out = tmp_path / "results.json"
+    assert cli(["--only", "processes", "--scale", "0.005", "--seconds", "1", "--readme", "",
+                "--out", str(out)]) == 0
+    found = {(r["figure"], r["backend"]): r for r in json.loads(out.read_text(encoding="utf-8"))}
+    for backend in ("postgresql+redis", "postgresql"):
+        for count in ("1 process", "2 processes"):
+            assert found[(f"processes: updates/s, {count}", backend)]["value"] > 0
+            assert found[(f"processes: reply latency p99, {count}", backend)]["value"] > 0
+        assert found[("processes: updates/s, 2 processes / 1", backend)]["value"] > 0
+    assert found[("processes: updates unanswered", "postgresql")]["value"] == 0
+    assert found[("processes: Telegram sends in the busiest second, 2 processes", "postgresql+redis")]["met"]
+    assert found[("processes: 429 answers to the alerts", "postgresql+redis")]["value"] == 0
+    assert found[("processes: alerts delivered, 2 processes, server enforcing 30/s", "postgresql+redis")]["value"] > 0
+
+
+def test_a_run_of_some_benchmarks_keeps_the_other_rows_and_replaces_its_own(tmp_path):
+    earlier = [Result("dialogs: updates/s", 220.4, "updates/s", "sqlite").as_dict(),
+               Result("processes: updates/s, 1 process", 20.0, "updates/s", "postgresql").as_dict()]
+    fresh = [Result("processes: updates/s, 1 process", 25.0, "updates/s", "postgresql"),
+             Result("processes: updates/s, 2 processes", 25.1, "updates/s", "postgresql")]
+    rows = [(r.figure, r.value) for r in merged(earlier, fresh)]
+    assert rows == [("dialogs: updates/s", 220.4), ("processes: updates/s, 1 process", 25.0),
+                    ("processes: updates/s, 2 processes", 25.1)]
