@@ -4,10 +4,13 @@ Each platform has one sliding window in Redis: a sorted set of the sends of the 
 seconds (bot/jobs/pacing.py LIMITS), stamped with Redis's own clock so every process
 agrees on the time. A Lua script checks and takes a slot atomically:
   - nothing while the platform is paused (a 429 / flood answer seen by any process);
+  - every send at least per / rate / 2 after the newest (a second's sends in one burst let
+    the delays of the processes and the network pile two windows into one of the
+    platform's seconds: 30 replies in a second seen by a fake Telegram, 429s, before this);
   - replies take a slot while the window holds fewer than `rate` sends;
-  - alerts only while it holds fewer than `rate - RESERVE`, at least per / rate / 2 after
-    the newest send, and `per_chat` after the last alert to that chat: replies always find
-    room, and an alert waits when replies took the budget;
+  - alerts only while it holds fewer than `rate - RESERVE`, and `per_chat` after the last
+    alert to that chat: replies always find room, and an alert waits when replies took
+    the budget;
   - otherwise the script says how many milliseconds to wait, and the caller tries again.
 So in any `per` seconds no more than `rate` sends leave all processes together.
 
@@ -95,7 +98,7 @@ class SharedPacer:
             self._script = self.redis.register_script(_TAKE)
         limit = self.rate if reply else self.rate - self.reserve
         per_chat = 0 if reply else int(self.per_chat * 1000)
-        gap = 0 if reply else int(self.per / self.rate / 2 * 1000)
+        gap = int(self.per / self.rate / 2 * 1000)
         waited = await self._script(
             keys=[f"{self.keys}:window", f"{self.keys}:chat:{chat}", f"{self.keys}:paused"],
             args=[int(self.per * 1000), limit, per_chat, gap, next(self._names), "1" if take else "0"])
