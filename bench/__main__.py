@@ -1,6 +1,7 @@
-"""`python -m bench` (`make bench`): the benchmarks of issues 6 and 11, on SQLite and, when the
-server is reachable, PostgreSQL; prints a table, writes bench/results.json and the README's
-"## Benchmarks" section (between <!-- bench:start --> and <!-- bench:end -->).
+"""`python -m bench` (`make bench`): the benchmarks of issues 6, 11 and 15, on SQLite and, when
+the server is reachable, PostgreSQL (and Redis); prints a table, writes bench/results.json and
+the README's "## Benchmarks" section (between <!-- bench:start --> and <!-- bench:end -->).
+`--only` some of them keeps the other rows of bench/results.json from earlier runs.
 
 Sizes default to the issue's; `--scale 0.1` runs everything ten times smaller (figures are
 then not comparable with the targets' sizes, the table says which sizes ran).
@@ -21,7 +22,7 @@ from pathlib import Path
 from bench.common import ROOT, Result, backends, pg_reachable
 from core.clock import FixedClock
 
-BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention", "newyear")
+BENCHES = ("dialogs", "e2e", "alerts", "catalog", "memory", "contention", "newyear", "processes")
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -42,7 +43,7 @@ def sizes(scale: float) -> dict[str, int]:
     return {"updates": n(20_000), "parents": n(2_000), "journeys": n(200), "subscribers": n(100_000),
             "new_programs": max(5, int(50 * min(scale * 10, 1))), "programs": n(100_000),
             "searches": n(1_000), "stored_parents": n(100_000), "operations": n(1_000),
-            "new_year_certificates": n(100_000)}
+            "new_year_certificates": n(100_000), "process_parents": n(60), "process_subscribers": n(1_200)}
 
 
 async def main(args: argparse.Namespace) -> list[Result]:
@@ -65,6 +66,11 @@ async def main(args: argparse.Namespace) -> list[Result]:
                 found = await endtoend.run(Path(tmp), s["stored_parents"], s["journeys"], log=say)
             results += found if name == "e2e" or "e2e" in args.only else \
                 [r for r in found if r.figure.startswith("memory")]
+        elif name == "processes":
+            from bench import processes
+            with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
+                results += await processes.run(Path(tmp), s["process_parents"], s["process_subscribers"],
+                                               args.seconds, want_pg, log=say)
         else:
             async with backends(want_pg) as dbs:
                 for backend, url in dbs:
@@ -140,20 +146,29 @@ def cli(argv: list[str] | None = None) -> int:
         readme = Path(args.readme)
         header = (f"`make bench` (code in `bench/`), run {dt.date.today().isoformat()} in {took}.\n"
                   f"Sizes: {', '.join(f'{k} {v}' for k, v in s.items())} (scale {args.scale:g}).\n")
+        footer = ""
         if partial:
-            header = _header_of(readme) + (f"Re-run {dt.date.today().isoformat()} with `--only "
-                                           f"{' '.join(args.only)}` in {took}.\n")
-        write_readme(readme, header + "\n" + table([Result(**r) for r in rows]) + "\n")
+            header, footer = _around_table(readme)
+            header += (f"Re-run {dt.date.today().isoformat()} with `--only {' '.join(args.only)}` "
+                       f"in {took}.\n")
+        write_readme(readme, header + "\n" + table([Result(**r) for r in rows]) + "\n" + footer)
     return 0
 
 
-def _header_of(readme: Path) -> str:
-    """The lines above the table in the README's benchmarks section (empty when none)."""
+def _around_table(readme: Path) -> tuple[str, str]:
+    """The lines above and below the table in the README's benchmarks section (notes on which
+    run measured which rows), kept by a partial run."""
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     if START not in text:
-        return ""
-    body = text.split(START, 1)[1].split(END, 1)[0].split("## Benchmarks", 1)[-1]
-    return body.split("| figure |", 1)[0].strip("\n") + "\n"
+        return "", ""
+    body = text.split(START, 1)[1].split(END, 1)[0].split("## Benchmarks", 1)[-1].strip("\n")
+    lines = body.split("\n")
+    rows = [i for i, line in enumerate(lines) if line.startswith("|")]
+    if not rows:
+        return body + "\n", ""
+    above, below = lines[:rows[0]], lines[rows[-1] + 1:]
+    footer = "\n".join(below).strip("\n")
+    return "\n".join(above).strip("\n") + "\n", ("\n" + footer + "\n") if footer else ""
 
 
 if __name__ == "__main__":

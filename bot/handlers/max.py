@@ -29,6 +29,7 @@ from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import max_keyboard as kb
 from bot.handlers.max_api import AttachmentNotReady, MaxClient, TokenRefused
 from bot.jobs.pacing import Pacer
+from bot.jobs.shared_pacing import shared_gate
 from bot.runtime import AppContext
 from core import reachability
 
@@ -311,7 +312,9 @@ def _adapter_for(ctx: AppContext) -> MaxAdapter:
     """One adapter (one client, one pacer for the one token) per AppContext."""
     entry = _ADAPTERS.get(id(ctx))
     if entry is None or entry[0] is not ctx:
-        entry = (ctx, MaxAdapter(ctx, MaxClient(ctx.settings, Pacer.for_platform(PLATFORM))))
+        # With REDIS_URL every process's calls count in one window (bot/jobs/shared_pacing.py).
+        pacer = shared_gate(ctx.settings, PLATFORM) or Pacer.for_platform(PLATFORM)
+        entry = (ctx, MaxAdapter(ctx, MaxClient(ctx.settings, pacer)))
         _ADAPTERS[id(ctx)] = entry
     return entry[1]
 

@@ -31,6 +31,7 @@ from maxapi.methods.get_updates import GetUpdates
 from bot.config import Settings
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 from bot.jobs.pacing import Pacer
+from bot.jobs.shared_pacing import SharedLimiter
 
 log = logging.getLogger("bot.max")
 
@@ -99,7 +100,7 @@ def map_error(exc: BaseException) -> BaseException:
 class MaxClient:
     """Async MAX Bot API calls: a pacer slot, bounded retries of 429 and network errors."""
 
-    def __init__(self, settings: Settings, pacer: Pacer, *, attempts: int = 4,
+    def __init__(self, settings: Settings, pacer: Pacer | SharedLimiter, *, attempts: int = 4,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, backoff: float = 0.5) -> None:
         self.settings = settings
         self.pacer = pacer

@@ -1,5 +1,6 @@
 """Telegram sending: screens as new or edited messages, a flood limit (429) waited out for
-replies, and the alerts' Sender (bot/delivery.py), whose errors the delivery worker paces by."""
+replies, the alerts' Sender (bot/delivery.py), whose errors the delivery worker paces by, and,
+with REDIS_URL, the pace every process shares (SharedPace, on the bot's session)."""
 from __future__ import annotations
 
 import asyncio
@@ -19,7 +20,24 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import AnswerCallbackQuery, EditMessageText, GetUpdates, SendMessage
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    CopyMessage,
+    EditMessageCaption,
+    EditMessageMedia,
+    EditMessageReplyMarkup,
+    EditMessageText,
+    ForwardMessage,
+    GetUpdates,
+    SendAnimation,
+    SendDocument,
+    SendMediaGroup,
+    SendMessage,
+    SendPhoto,
+    SendVideo,
+)
+from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import CallbackQuery, FSInputFile, InlineKeyboardMarkup, Message, Update
 
 from bot import metrics
@@ -27,6 +45,7 @@ from bot.config import TELEGRAM_OFFICIAL_API
 from bot.delivery import Blocked, DeliveryError, RetryLater, TransientError
 from bot.dialogs.screen import Screen
 from bot.handlers.telegram_render import MAX_CAPTION, keyboard, render
+from bot.jobs.shared_pacing import SharedLimiter, shared_gate
 from bot.lean_aiogram import build_now
 from bot.runtime import AppContext
 
@@ -121,10 +140,42 @@ class TelegramSender:
             raise TransientError(type(exc).__name__) from None
 
 
+# --- the pace shared by every process (REDIS_URL) ----------------------------
+# The calls that send or edit a message: what Telegram's 25 a second and 1 a second per chat count.
+MESSAGE_WRITES = (SendMessage, SendPhoto, SendDocument, SendAnimation, SendVideo, SendMediaGroup,
+                  CopyMessage, ForwardMessage, EditMessageText, EditMessageCaption, EditMessageMedia,
+                  EditMessageReplyMarkup)
+
+
+class SharedPace(BaseRequestMiddleware):
+    """A request middleware on the bot's session: every call that sends or edits a message,
+    a reply's or an alert's, first takes a slot of Telegram's pace counted in Redis with every
+    other process (bot/jobs/shared_pacing.py), in the order the calls came; an alert has
+    already waited for its own budget and its chat's second (AlertGate). A flood answer
+    pauses Telegram for every process."""
+
+    def __init__(self, gate: SharedLimiter) -> None:
+        self.gate = gate
+
+    async def __call__(self, make_request: NextRequestMiddlewareType[TelegramType], bot: Bot,
+                       method: TelegramMethod[TelegramType]) -> Response[TelegramType]:
+        if not isinstance(method, MESSAGE_WRITES):
+            return await make_request(bot, method)
+        await self.gate.wait(str(getattr(method, "chat_id", None) or ""))
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            self.gate.pause(exc.retry_after)
+            raise
+
+
 def make_bot(ctx: AppContext) -> Bot:
     settings = ctx.settings
     url = settings.telegram_api_url.rstrip("/")
     session = AiohttpSession()
     if url and url != TELEGRAM_OFFICIAL_API:
         session = AiohttpSession(api=TelegramAPIServer.from_base(url))
+    gate = shared_gate(settings, PLATFORM)
+    if gate is not None:
+        session.middleware(SharedPace(gate))
     return Bot(token=settings.telegram_bot_token.get_secret_value(), session=session)

@@ -32,7 +32,7 @@ from bot.dialogs.screen import Input, Reply, Screen
 from bot.dialogs.share import looks_shared
 from bot.handlers import vk_keyboard as kb
 from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id, upload_photo
-from bot.jobs.shared_pacing import SharedLimiter, shared_pacer
+from bot.jobs.shared_pacing import shared_gate
 from bot.runtime import AppContext
 from core.models import Parent
 
@@ -418,8 +418,7 @@ def _adapter_for(ctx: AppContext) -> VkAdapter:
         settings = ctx.settings
         api = VkApiAt(settings.vk_group_token.get_secret_value(), settings.vk_api_url)
         # With REDIS_URL every process's calls count in one window (bot/jobs/shared_pacing.py).
-        shared = shared_pacer(settings, PLATFORM)
-        limiter = SharedLimiter(shared) if shared is not None else RateLimiter(20, 1.0)
+        limiter = shared_gate(settings, PLATFORM) or RateLimiter(20, 1.0)
         entry = (ctx, VkAdapter(ctx, VkClient(api, limiter)))
         _ADAPTERS[id(ctx)] = entry
     return entry[1]

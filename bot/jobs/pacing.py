@@ -33,8 +33,10 @@ MAX = {"rate": 28, "per": 1.0, "per_chat": 0.0}      # MAX Bot API: about 30 a s
 CONSOLE = {"rate": 50, "per": 1.0, "per_chat": 0.0}  # the terminal chat: our own screen, no API
 LIMITS = {"telegram": TELEGRAM, "vk": VK, "max": MAX, "console": CONSOLE}
 # Slots of each window alerts leave to replies (replies go first): alerts take at most
-# rate - RESERVE sends in a window, replies up to the rate.
-RESERVE = {"telegram": 2, "vk": 2, "max": 3}
+# rate - RESERVE sends in a window, replies up to the rate, and an alert waits while replies
+# use the budget. Telegram leaves one: alerts up to 24 a second across processes (the
+# "processes" benchmark asks >= 22.5 of two; with two left, 23 was too close).
+RESERVE = {"telegram": 1, "vk": 2, "max": 3}
 DEFAULT_RESERVE = 2
 MAX_WAITS = 1000  # every wait frees a slot; bounded anyway
 

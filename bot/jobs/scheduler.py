@@ -32,8 +32,9 @@ log = logging.getLogger("bot.jobs.scheduler")
 
 STOP_GRACE_SECONDS = 5.0   # a message in flight may finish and be marked sent
 HOLD_EXPIRY_SECONDS = 300  # a seat held 24 hours passes on within 5 minutes of running out
-# Platforms whose adapter counts every API call in the shared pace itself (VK's client).
-GATED_BY_ADAPTER = {"vk"}
+# Platforms whose adapter counts every call in the shared pace itself (VK's and MAX's clients,
+# Telegram's request middleware): the alert only waits for its turn (AlertGate).
+GATED_BY_ADAPTER = {"vk", "telegram", "max"}
 PRUNE_SECONDS = 3600       # handled update ids older than two days are forgotten hourly
 
 

@@ -4,17 +4,23 @@ Each platform has one sliding window in Redis: a sorted set of the sends of the 
 seconds (bot/jobs/pacing.py LIMITS), stamped with Redis's own clock so every process
 agrees on the time. A Lua script checks and takes a slot atomically:
   - nothing while the platform is paused (a 429 / flood answer seen by any process);
+  - every send at least per / rate / 2 after the newest (a second's sends in one burst let
+    the delays of the processes and the network pile two windows into one of the
+    platform's seconds: 30 replies in a second seen by a fake Telegram, 429s, before this);
   - replies take a slot while the window holds fewer than `rate` sends;
-  - alerts only while it holds fewer than `rate - RESERVE`, at least per / rate / 2 after
-    the newest send, and `per_chat` after the last alert to that chat: replies always find
-    room, and an alert waits when replies took the budget;
+  - alerts only while it holds fewer than `rate - RESERVE`, and `per_chat` after the last
+    alert to that chat: replies always find room, and an alert waits when replies took
+    the budget;
   - otherwise the script says how many milliseconds to wait, and the caller tries again.
 So in any `per` seconds no more than `rate` sends leave all processes together.
 
-`SharedPacer` replaces the delivery worker's in-memory Pacer (same `wait`/`pause`);
-`SharedLimiter` is the gate of an adapter's API calls (VK's client: `acquire()`), taking
-reply slots. If Redis does not answer, each falls back to its in-memory pace (logged), so
-the bot keeps talking, at one process's pace.
+`SharedPacer` holds the window. `SharedLimiter` is the gate every call of an adapter that
+sends or edits a message passes (Telegram's request middleware, VK's and MAX's clients):
+each takes a reply slot, in the order the calls came in this process. The delivery worker
+waits at an `AlertGate` first (alerts' budget, per-chat spacing, no slot taken), then its
+send passes the adapter's gate like a reply, so every call is counted once, a message of
+several parts included. If Redis does not answer, each falls back to its in-memory pace
+(logged), so the bot keeps talking, at one process's pace.
 """
 from __future__ import annotations
 
@@ -92,7 +98,7 @@ class SharedPacer:
             self._script = self.redis.register_script(_TAKE)
         limit = self.rate if reply else self.rate - self.reserve
         per_chat = 0 if reply else int(self.per_chat * 1000)
-        gap = 0 if reply else int(self.per / self.rate / 2 * 1000)
+        gap = int(self.per / self.rate / 2 * 1000)
         waited = await self._script(
             keys=[f"{self.keys}:window", f"{self.keys}:chat:{chat}", f"{self.keys}:paused"],
             args=[int(self.per * 1000), limit, per_chat, gap, next(self._names), "1" if take else "0"])
@@ -135,17 +141,28 @@ class SharedPacer:
 
 
 class SharedLimiter:
-    """The `acquire()` gate of an adapter's API calls, taking reply slots of the shared pace."""
+    """The gate of an adapter's calls: each takes a reply slot of the shared pace, first come,
+    first served in this process (asyncio.Lock wakes its waiters in order). `acquire()` for
+    VK's client, `wait(chat)` and `pause(seconds)` where a Pacer was (MAX's client, Telegram's
+    request middleware)."""
 
     def __init__(self, pacer: SharedPacer) -> None:
         self.pacer = pacer
+        self._turn = asyncio.Lock()
+
+    async def wait(self, chat: str = "") -> float:
+        async with self._turn:
+            return await self.pacer.wait(str(chat), reply=True)
 
     async def acquire(self) -> None:
-        await self.pacer.wait("", reply=True)
+        await self.wait()
+
+    def pause(self, seconds: float) -> None:
+        self.pacer.pause(seconds)
 
 
 class AlertGate:
-    """The delivery worker's pace where the adapter's own gate counts every call (VK): the
+    """The delivery worker's pace with REDIS_URL, where the adapter's gate counts every call: the
     alert waits for the per-chat spacing and for room below rate - RESERVE, taking no slot
     (the adapter's gate takes it), so an alert is never counted twice."""
 
@@ -157,6 +174,12 @@ class AlertGate:
 
     def pause(self, seconds: float) -> None:
         self.pacer.pause(seconds)
+
+
+def shared_gate(settings: Any, platform: str) -> SharedLimiter | None:
+    """The gate of an adapter's sends when REDIS_URL is set; None otherwise."""
+    pacer = shared_pacer(settings, platform)
+    return SharedLimiter(pacer) if pacer is not None else None
 
 
 def shared_pacer(settings: Any, platform: str) -> SharedPacer | None:

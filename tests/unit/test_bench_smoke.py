@@ -1,11 +1,13 @@
-"""The benchmarks (bench/, `make bench`) still run: every one of them at a tiny size, SQLite only."""
+"""The benchmarks (bench/, `make bench`) still run: every one of them at a tiny size, SQLite only
+(the several processes' benchmark, which needs PostgreSQL and Redis, at a tiny size on its own)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from bench.__main__ import BENCHES, cli, write_readme
+from bench.__main__ import BENCHES, cli, merged, write_readme
+from bench.common import Result
 
 pytestmark = pytest.mark.e2e  # starts the real bot process (benchmarks 2 and 5)
 
@@ -30,7 +32,7 @@ def test_every_benchmark_runs_at_a_tiny_size_and_reports_its_figures(tmp_path):
     enrolled = next(r for r in results if r["figure"] == "dialogs: enrollments made (of them cancelled)")
     parents = 10   # the smallest size, as at this scale
     assert enrolled["value"] >= parents // 2 and enrolled["unit"] != "(0)"
-    assert len(BENCHES) == 7
+    assert len(BENCHES) == 8
 
 
 def test_the_new_year_benchmark_rolls_every_certificate_over_while_parents_chat(tmp_path):
@@ -65,3 +67,37 @@ def test_a_partial_run_replaces_only_the_rows_it_measured_again():
     assert [(r["figure"], r["backend"], r["value"]) for r in rows] == [
         ("catalog search p95", "sqlite", 4.9), ("alerts: matching + outbox", "sqlite", 0.98),
         ("catalog search p95", "postgresql", 4.6)]
+
+
+@pytest.mark.redis
+def test_the_processes_benchmark_compares_one_process_with_two_and_paces_the_alerts(tmp_path):
+    import asyncio
+
+    from bench.common import pg_reachable
+    from bench.processes import redis_reachable
+
+    if not asyncio.run(pg_reachable()) or not asyncio.run(redis_reachable()):
+        pytest.skip("the processes benchmark needs PostgreSQL and Redis")
+    out = tmp_path / "results.json"
+    assert cli(["--only", "processes", "--scale", "0.005", "--seconds", "1", "--readme", "",
+                "--out", str(out)]) == 0
+    found = {(r["figure"], r["backend"]): r for r in json.loads(out.read_text(encoding="utf-8"))}
+    for backend in ("postgresql+redis", "postgresql"):
+        for count in ("1 process", "2 processes"):
+            assert found[(f"processes: updates/s, {count}", backend)]["value"] > 0
+            assert found[(f"processes: reply latency p99, {count}", backend)]["value"] > 0
+        assert found[("processes: updates/s, 2 processes / 1", backend)]["value"] > 0
+    assert found[("processes: updates unanswered", "postgresql")]["value"] == 0
+    assert found[("processes: Telegram sends in the busiest second, 2 processes", "postgresql+redis")]["met"]
+    assert found[("processes: 429 answers to the alerts", "postgresql+redis")]["value"] == 0
+    assert found[("processes: alerts delivered, 2 processes, server enforcing 30/s", "postgresql+redis")]["value"] > 0
+
+
+def test_a_partial_run_keeps_the_notes_above_and_below_the_table(tmp_path):
+    from bench.__main__ import _around_table
+    readme = tmp_path / "README.md"
+    write_readme(readme, "run once.\nSizes: small.\n\n| figure | backend |\n|---|---|\n| a | sqlite |\n\n"
+                         "The a rows: measured apart.\n")
+    header, footer = _around_table(readme)
+    assert header == "run once.\nSizes: small.\n"
+    assert footer == "\nThe a rows: measured apart.\n"
