@@ -8,15 +8,18 @@ agrees on the time. A Lua script checks and takes a slot atomically:
     the delays of the processes and the network pile two windows into one of the
     platform's seconds: 30 replies in a second seen by a fake Telegram, 429s, before this);
   - replies take a slot while the window holds fewer than `rate` sends;
-  - alerts only while it holds fewer than `rate - RESERVE`, and `per_chat` after the last
-    alert to that chat: replies always find room, and an alert waits when replies took
-    the budget;
+  - alerts only while it holds fewer than `rate - RESERVE`: replies always find room, and an
+    alert waits when replies took the budget;
+  - every send, reply or alert, `per_chat` after the last send to its chat (Telegram's one
+    message a second per chat, whichever process sent it);
   - otherwise the script says how many milliseconds to wait, and the caller tries again.
 So in any `per` seconds no more than `rate` sends leave all processes together.
 
 `SharedPacer` holds the window. `SharedLimiter` is the gate every call of an adapter that
 sends or edits a message passes (Telegram's request middleware, VK's and MAX's clients):
-each takes a reply slot, in the order the calls came in this process. The delivery worker
+each takes a reply slot, in the order the calls came in this process; a call whose chat's
+second is not over steps out of the queue for the rest of it, so the calls to other chats
+behind it are not held up. The delivery worker
 waits at an `AlertGate` first (alerts' budget, per-chat spacing, no slot taken), then its
 send passes the adapter's gate like a reply, so every call is counted once, a message of
 several parts included. If Redis does not answer, each falls back to its in-memory pace
@@ -40,7 +43,8 @@ log = logging.getLogger("bot.jobs.pacing")
 MAX_WAITS = 1000   # every wait frees a slot; bounded anyway
 
 # KEYS: window, chat, pause. ARGV: per_ms, limit, per_chat_ms, gap_ms, member, take (1/0).
-# Returns 0 when the slot was taken (or, take=0, is free), else the milliseconds to wait.
+# Returns 0 when the slot was taken (or, take=0, is free), else the milliseconds to wait:
+# negative when it is the chat's second that is not over (the window may have room).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -50,7 +54,7 @@ local paused = redis.call('PTTL', KEYS[3])
 if paused > 0 then return paused end
 if per_chat > 0 then
   local chat = redis.call('PTTL', KEYS[2])
-  if chat > 0 then return chat end
+  if chat > 0 then return -chat end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
 local n = redis.call('ZCARD', KEYS[1])
@@ -67,7 +71,7 @@ if ARGV[6] == '1' then
   redis.call('ZADD', KEYS[1], now, ARGV[5])
   redis.call('PEXPIRE', KEYS[1], per + 1000)
 end
-if per_chat > 0 then redis.call('SET', KEYS[2], '1', 'PX', per_chat) end
+if per_chat > 0 and ARGV[6] == '1' then redis.call('SET', KEYS[2], '1', 'PX', per_chat) end
 return 0
 """
 
@@ -94,25 +98,39 @@ class SharedPacer:
 
     async def _try(self, chat: str, reply: bool, take: bool = True) -> float:
         """0 when a slot was taken, else seconds to wait."""
+        return abs(await self._attempt(chat, reply, take))
+
+    async def sleep(self, seconds: float) -> None:
+        await self._sleep(seconds)
+
+    async def _attempt(self, chat: str, reply: bool, take: bool) -> float:
+        """As `_try`, negative when the chat's second is what is not over."""
         if self._script is None:
             self._script = self.redis.register_script(_TAKE)
         limit = self.rate if reply else self.rate - self.reserve
-        per_chat = 0 if reply else int(self.per_chat * 1000)
+        per_chat = int(self.per_chat * 1000) if chat else 0
         gap = int(self.per / self.rate / 2 * 1000)
         waited = await self._script(
             keys=[f"{self.keys}:window", f"{self.keys}:chat:{chat}", f"{self.keys}:paused"],
             args=[int(self.per * 1000), limit, per_chat, gap, next(self._names), "1" if take else "0"])
         return int(waited) / 1000
 
-    async def wait(self, chat: str, *, reply: bool = False, take: bool = True) -> float:
+    async def wait(self, chat: str, *, reply: bool = False, take: bool = True,
+                   chat_busy: Callable[[float], None] | None = None) -> float:
         """Wait until a send to `chat` may go and take its slot (`take`=False: leave the slot
-        to the gate that sends); returns the time waited."""
+        to the gate that sends); returns the time waited. With `chat_busy`, a chat whose
+        second is not over is not waited for here: it is told how long is left, and the
+        call returns without a slot (the gate waits outside its queue, then comes again)."""
         waited = 0.0
         for _ in range(MAX_WAITS):
             pause = self._paused_until - self._monotonic()
             if pause <= 0:
                 try:
-                    pause = await self._try(str(chat), reply, take)
+                    pause = await self._attempt(str(chat), reply, take)
+                    if pause < 0 and chat_busy is not None:
+                        chat_busy(-pause)
+                        return waited
+                    pause = abs(pause)
                 except Exception as exc:  # noqa: BLE001 - Redis down: this process's own pace
                     log.warning("pacing: Redis did not answer (%s); pacing %s in this process only",
                                 type(exc).__name__, self.platform)
@@ -151,8 +169,16 @@ class SharedLimiter:
         self._turn = asyncio.Lock()
 
     async def wait(self, chat: str = "") -> float:
-        async with self._turn:
-            return await self.pacer.wait(str(chat), reply=True)
+        waited = 0.0
+        for _ in range(MAX_WAITS):
+            busy: list[float] = []
+            async with self._turn:
+                waited += await self.pacer.wait(str(chat), reply=True, chat_busy=busy.append)
+            if not busy:
+                return waited
+            waited += busy[0]
+            await self.pacer.sleep(busy[0])     # the chat's second, out of the queue
+        return waited
 
     async def acquire(self) -> None:
         await self.wait()

@@ -84,7 +84,7 @@ async def test_a_reply_goes_at_once_while_the_alerts_have_used_their_budget(redi
         await AlertGate(pacer).wait(str(chat))
         await alerts_process.wait(str(chat))
     assert await pacer._try("another", reply=False, take=False) > 0.1  # the next alert waits …
-    assert await replies_process.wait("9") < 0.1                       # … a reply only its 20 ms
+    assert await replies_process.wait("99") < 0.1                      # … a reply only its 20 ms
 
 
 async def test_an_alert_waits_while_replies_use_the_budget(redis):
@@ -97,10 +97,29 @@ async def test_an_alert_waits_while_replies_use_the_budget(redis):
 
 async def test_one_chat_gets_an_alert_a_second_whichever_process_sends_it(redis):
     client, prefix = redis
-    a, b = AlertGate(SharedPacer(client, prefix, "telegram")), AlertGate(SharedPacer(client, prefix, "telegram"))
-    assert await a.pacer._try("7", reply=False, take=False) == 0
+    a, b = process(client, prefix), process(client, prefix)
+    assert await AlertGate(a.pacer).wait("7") == 0      # the alert's gate takes nothing …
+    await a.wait("7")                                   # … the adapter's send takes the chat's second
     assert await b.pacer._try("7", reply=False, take=False) >= 0.9    # the same chat: a second later
     assert await b.pacer._try("8", reply=False, take=False) < 0.1     # another chat: at once
+
+
+async def test_one_chat_gets_a_message_a_second_replies_included_and_other_chats_are_not_held_up(redis):
+    client, prefix = redis
+    telegram = Telegram()
+    a, b = SharedPace(process(client, prefix)), SharedPace(process(client, prefix))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await a(telegram, None, send(7))                    # a reply in one process …
+    second = asyncio.create_task(b(telegram, None, send(7)))    # … another to the same chat in the other
+    await asyncio.sleep(0.05)
+    await b(telegram, None, send(8))                    # queued behind it in that process: goes at once
+    await asyncio.wait_for(second, timeout=5)
+    at = {(t, m.chat_id) for t, m in telegram.sent}
+    to_7 = sorted(t for t, chat in at if chat == 7)
+    to_8 = [t for t, chat in at if chat == 8]
+    assert to_7[1] - to_7[0] >= 0.95                    # Telegram's one message a second per chat
+    assert to_8[0] - started < 0.5 and to_8[0] < to_7[1]
 
 
 async def test_replies_waiting_for_the_window_go_in_the_order_they_came(redis):
