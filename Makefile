@@ -28,7 +28,7 @@ run: setup
 	$(PY) -m bot run
 
 test: setup
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n 2
 
 bench: setup
 	$(PY) -m bench
