@@ -24,6 +24,7 @@ import os
 import traceback
 from typing import Any
 
+from bot import in_flight
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import max_keyboard as kb
@@ -70,6 +71,21 @@ def update_user(raw: Any) -> str | None:
     return None
 
 
+def update_event(raw: dict[str, Any]) -> str:
+    """The dialogs' event id of an update (the same when MAX sends it again); "" for none."""
+    kind = raw.get("update_type")
+    if kind == "message_created":
+        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+        body = message.get("body") if isinstance(message.get("body"), dict) else {}
+        return f"m{body.get('mid') or raw.get('timestamp')}"
+    if kind == "bot_started":
+        return f"s{raw.get('timestamp')}"
+    if kind == "message_callback":
+        callback = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+        return f"c{callback.get('callback_id') or ''}"
+    return ""
+
+
 class MaxAdapter:
     """Per-process MAX state (in memory): blocked users, the updates in flight."""
 
@@ -87,10 +103,11 @@ class MaxAdapter:
         """Handle a batch: each parent's updates in order, different parents side by side."""
         await asyncio.gather(*(self.handle_in_order(raw) for raw in raws))
 
-    async def handle_in_order(self, raw: Any) -> None:
+    async def handle_in_order(self, raw: Any) -> bool:
+        """Handle one update in its parent's turn; False if it failed (logged, never raised)."""
         user = update_user(raw)
         if user is None:
-            return
+            return True
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
@@ -107,6 +124,8 @@ class MaxAdapter:
                     where = f"{frame.filename}:{frame.lineno}" if frame else "?"
                     log.error("MAX update %s failed: %s at %s", raw.get("update_type"), type(exc).__name__, where)
                     log.debug("MAX update failure", exc_info=True)
+                    return False
+                return True
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:
@@ -124,14 +143,14 @@ class MaxAdapter:
             message = raw["message"]
             body = message.get("body") if isinstance(message.get("body"), dict) else {}
             text = body.get("text") if isinstance(body.get("text"), str) else ""
-            event = f"m{body.get('mid') or raw.get('timestamp')}"
+            event = update_event(raw)
             await self.answer(user, Input.from_text(text).with_event(event), event)
         elif kind == "bot_started":
             payload = raw.get("payload")
             words = payload.strip() if isinstance(payload, str) else ""
             # A deep link's payload (?start=p_42) arrives as the words after /start.
             inp = Input(kind="command", command="start", text=" ".join(words.split())[:128])
-            event = f"s{raw.get('timestamp')}"
+            event = update_event(raw)
             await self.answer(user, inp.with_event(event), event)
         elif kind == "message_callback":
             await self.on_press(user, raw)
@@ -310,7 +329,8 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     webhook = bool(settings.max_webhook_url)
     if webhook:
         max_webhook.check_settings(settings)
-        ctx.http_routes.append(max_webhook.route(adapter, settings))  # before the first await
+        # Before the first await: the server starts after every adapter appended its routes.
+        ctx.http_routes.append(max_webhook.route(adapter, settings, in_flight.for_context(ctx)))
     try:
         if not await max_updates.prepare(adapter.client, ctx, stop):
             return
