@@ -8,7 +8,7 @@ balancer (tests/e2e/balancer.py) in front of both, sending it again until it is 
 to both processes at once. One pair of processes serves every check in turn:
 
   - a wrong or missing secret is refused (401 on Telegram, 403 on VK) and changes nothing;
-  - 50 parents' journeys (consent, a child, /find, enrollment; 30 on Telegram, 20 on VK):
+  - 50 parents' journeys (consent, a child, /find, enrollment; 35 on Telegram, 15 on VK):
     every update answered once — each parent's chat got the same messages, whatever the
     copies — and every effect made once (one consent, child and enrollment per parent);
   - 300 alerts delivered once across both processes, never more than 30 Telegram sends in
@@ -57,8 +57,8 @@ TG_SECRET, VK_SECRET = "two-processes_tg-secret", "two-processes-vk-secret"
 LEASE_SECONDS = 3
 START_TIMEOUT = 60
 STEP_TIMEOUT = 30
-TG_PARENTS = list(range(81_000, 81_030))
-VK_PARENTS = list(range(82_000, 82_020))
+TG_PARENTS = list(range(81_000, 81_035))
+VK_PARENTS = list(range(82_000, 82_015))
 SUBSCRIBERS = list(range(300_000, 300_300))
 LATE_SUBSCRIBERS = [300_500, 300_501, 300_502]
 PYATIGORSK, ABAKAN, SHPAKOVSKY = "г. Пятигорск", "г. Абакан", "Шпаковский муниципальный округ"
