@@ -200,6 +200,9 @@ async def _run(settings: Settings) -> int:
             await stop_scheduler(scheduler)
             if http is not None:
                 await http.stop()
+        from bot import in_flight
+
+        await in_flight.close_for_context(ctx)
         await ctx.db.dispose()
         await _close_shared()
 

@@ -18,8 +18,8 @@ Where the claim lives:
   - Redis (REDIS_URL): `SET key token NX PX lease`, renewed while held; a process that dies
     holding it stops renewing, so the claim runs out within LEASE_SECONDS and the update,
     sent again, is handled — never lost.
-  - PostgreSQL without Redis: a session-level advisory lock on a connection held while the
-    update is handled; the server frees it at once if the process dies.
+  - PostgreSQL without Redis: a session-level advisory lock per update, on one connection
+    the process keeps for its claims; the server frees them at once if the process dies.
   - SQLite (one process): in memory.
 If Redis or the database does not answer the claim, the update is handled without it (the
 database still keeps its effects once; at worst a screen is shown twice).
@@ -107,33 +107,59 @@ class _Renewal:
 
 
 class PostgresClaims:
-    """An advisory lock per update on a connection of its own, held while it is handled."""
+    """Session-level advisory locks, one per update, on one connection of the process's own
+    (a connection per update would empty the pool under a burst). Such a lock is re-entrant
+    within its session, so the process's own copies are told apart in memory first."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self.local = LocalClaims()
+        self.connection: Any = None
+        self._turn = asyncio.Lock()    # one statement at a time on the connection
 
     async def try_claim(self, key: str) -> Any:
-        connection = await self.db.engine.connect()
+        if await self.local.try_claim(key) is None:
+            return None
         try:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            got = (await connection.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                            {"k": _lock_key(key)})).scalar()
+            got = await self._ask("SELECT pg_try_advisory_lock(:k)", key)
         except BaseException:
-            await connection.close()
+            await self.local.release(key, key)
             raise
         if not got:
-            await connection.close()
+            await self.local.release(key, key)
             return None
-        return connection
+        return key
 
-    async def release(self, key: str, connection: Any) -> None:
+    async def release(self, key: str, handle: Any) -> None:
         try:
-            await connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(key)})
-        except Exception:  # noqa: BLE001 - never back to the pool holding the lock
-            with contextlib.suppress(Exception):
-                await connection.invalidate()
-        with contextlib.suppress(Exception):
-            await connection.close()
+            await self._ask("SELECT pg_advisory_unlock(:k)", key)
+        finally:
+            await self.local.release(key, handle)
+
+    async def close(self) -> None:
+        """Give the connection back (its locks with it); at the process's end."""
+        async with self._turn:
+            connection, self.connection = self.connection, None
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()   # never back to the pool holding locks
+                with contextlib.suppress(Exception):
+                    await connection.close()
+
+    async def _ask(self, sql: str, key: str) -> Any:
+        async with self._turn:
+            if self.connection is None:
+                connection = await self.db.engine.connect()
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                self.connection = connection
+            try:
+                return (await self.connection.execute(text(sql), {"k": _lock_key(key)})).scalar()
+            except Exception:
+                # The connection is gone, and its locks with it: a new one next time.
+                connection, self.connection = self.connection, None
+                with contextlib.suppress(Exception):
+                    await connection.invalidate()
+                raise
 
 
 def _lock_key(key: str) -> int:
@@ -147,6 +173,11 @@ class InFlight:
     def __init__(self, backend: Any, wait_seconds: float = WAIT_SECONDS) -> None:
         self.backend = backend
         self.wait_seconds = wait_seconds
+
+    async def close(self) -> None:
+        closing = getattr(self.backend, "close", None)
+        if closing is not None:
+            await closing()
 
     @contextlib.asynccontextmanager
     async def claim(self, platform: str, event_id: str) -> AsyncIterator[None]:
@@ -201,3 +232,10 @@ def for_context(ctx: Any) -> InFlight:
         entry = (ctx, InFlight(backend_for(ctx.settings, ctx.db)))
         _BY_CONTEXT[id(ctx)] = entry
     return entry[1]
+
+
+async def close_for_context(ctx: Any) -> None:
+    """At the end of `run`: the claims' connection (PostgreSQL) given back."""
+    entry = _BY_CONTEXT.pop(id(ctx), None)
+    if entry is not None and entry[0] is ctx:
+        await entry[1].close()

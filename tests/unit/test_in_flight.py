@@ -116,25 +116,49 @@ async def test_redis_the_claim_of_a_process_that_died_runs_out_and_the_update_is
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
-@pytest.mark.postgres
-async def test_postgres_a_copy_waits_for_the_first_then_goes(pg_db):
-    assert await two_copies(InFlight(PostgresClaims(pg_db)), InFlight(PostgresClaims(pg_db))) \
-        == ["first handled", "first answered", "second handled"]
+@pytest.fixture
+async def pg_claims(pg_db):
+    """Claims of two processes on one database (their connections given back after)."""
+    made: list[InFlight] = []
+
+    def make(wait_seconds: float = 10.0) -> InFlight:
+        made.append(InFlight(PostgresClaims(pg_db), wait_seconds=wait_seconds))
+        return made[-1]
+    yield make
+    for claims in made:
+        await claims.close()
 
 
 @pytest.mark.postgres
-async def test_postgres_a_copy_is_refused_when_the_first_takes_too_long(pg_db):
-    await refused_while_held(InFlight(PostgresClaims(pg_db)), InFlight(PostgresClaims(pg_db), wait_seconds=0.2))
+async def test_postgres_a_copy_waits_for_the_first_then_goes(pg_claims):
+    assert await two_copies(pg_claims(), pg_claims()) == ["first handled", "first answered", "second handled"]
 
 
 @pytest.mark.postgres
-async def test_postgres_the_claim_of_a_process_that_died_is_freed_at_once(pg_db):
-    claims = PostgresClaims(pg_db)
-    connection = await claims.try_claim("telegram:3003")
-    assert connection is not None
-    await connection.invalidate()           # the process died: its connection is gone, and the lock
+async def test_postgres_claims_hold_one_connection_whatever_the_number_of_updates(pg_db, pg_claims):
+    one = pg_claims()
+    two = InFlight(one.backend, wait_seconds=0.1)
+    async with one.claim("telegram", "1"), one.claim("telegram", "2"), one.claim("vk", "3"):
+        assert pg_db.engine.pool.checkedout() == 1
+        with pytest.raises(Busy):           # the process's own copy: held in memory first
+            async with two.claim("telegram", "2"):
+                pass
+    async with two.claim("telegram", "2"):  # given up
+        pass
+
+
+@pytest.mark.postgres
+async def test_postgres_a_copy_is_refused_when_the_first_takes_too_long(pg_claims):
+    await refused_while_held(pg_claims(), pg_claims(wait_seconds=0.2))
+
+
+@pytest.mark.postgres
+async def test_postgres_the_claim_of_a_process_that_died_is_freed_at_once(pg_claims):
+    dead = pg_claims()
+    assert await dead.backend.try_claim("telegram:3003") is not None
+    await dead.backend.connection.invalidate()   # the process died: its connection is gone, and the lock
     handled = False
-    async with InFlight(PostgresClaims(pg_db), wait_seconds=1).claim("telegram", "3003"):
+    async with pg_claims(wait_seconds=1).claim("telegram", "3003"):
         handled = True
     assert handled
 
