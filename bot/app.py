@@ -200,6 +200,9 @@ async def _run(settings: Settings) -> int:
             await stop_scheduler(scheduler)
             if http is not None:
                 await http.stop()
+        from bot import in_flight
+
+        await in_flight.close_for_context(ctx)
         await ctx.db.dispose()
         await _close_shared()
 
@@ -251,7 +254,9 @@ async def _terminal(settings: Settings) -> int:
 
 
 async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: asyncio.Event) -> int:
-    """Wait for a stop signal; a platform that fails stops the others (exit 1)."""
+    """Wait for a stop signal; a platform that fails, or ends before the signal, stops the others
+    (exit 1). A platform that ends because of the signal (VK's callback mode does at once) is
+    not a failure."""
     stopper = asyncio.create_task(stop.wait())
     code = 0
     try:
@@ -263,9 +268,11 @@ async def _serve_until_stopped(tasks: dict[asyncio.Task[None], str], stop: async
             if error is not None:
                 print(f"error: {tasks[task]}: {error}", file=sys.stderr, flush=True)
                 log.debug("platform failed", exc_info=error)
-            else:
+                code = 1
+            elif not stop.is_set():
                 log.warning("%s stopped by itself", tasks[task])
-            code = 1
+                code = 1
+            # else: it returned because it was told to stop (it may end before `stopper` wakes)
     finally:
         stop.set()
         stopper.cancel()

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # The one HTTP server (webhooks, /healthz, /metrics): on with a webhook mode, or HTTP_PORT set.
     http_host: str = "127.0.0.1"
     http_port: int = Field(8080, ge=1, le=65535)
+    # The jobs lock's lease (bot/jobs/leader.py): renewed every third of it; another process
+    # takes the jobs over within about 4/3 of it after the holder's death.
+    jobs_lease_seconds: float = Field(30.0, ge=1.0, le=600.0)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -13,6 +13,21 @@ from bot.config import Settings
 
 REDIS_TIMEOUT = 5.0   # seconds for connecting and for each command
 
+# Lua scripts for a key holding an owner's token (a lock with a lease): KEYS[1] the key,
+# ARGV[1] the owner's token; each acts only while the key still holds that token.
+EXTEND_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+DELETE_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
 _CLIENTS: dict[tuple[str, int], Any] = {}   # (url, id of the event loop) → client
 
 

@@ -24,6 +24,7 @@ import os
 import traceback
 from typing import Any
 
+from bot import in_flight
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers import max_keyboard as kb
@@ -72,7 +73,7 @@ def update_user(raw: Any) -> str | None:
 
 
 def event_id(raw: dict[str, Any]) -> str:
-    """The id a typed message or an opening of the bot is recognised by when MAX delivers it
+    """The id a typed message, an opening of the bot or a press is recognised by when MAX delivers it
     again: the message's mid, else the update's timestamp. "" when the update carries neither
     (then it is answered every time: two openings without a timestamp are not one)."""
     kind = raw.get("update_type")
@@ -85,6 +86,10 @@ def event_id(raw: dict[str, Any]) -> str:
         prefix = "m"
     elif kind == "bot_started":
         prefix = "s"
+    elif kind == "message_callback":
+        callback = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+        callback_id = callback.get("callback_id")
+        return f"c{callback_id}" if isinstance(callback_id, str) and callback_id else ""
     else:
         return ""
     stamp = _int(raw.get("timestamp"))
@@ -108,10 +113,11 @@ class MaxAdapter:
         """Handle a batch: each parent's updates in order, different parents side by side."""
         await asyncio.gather(*(self.handle_in_order(raw) for raw in raws))
 
-    async def handle_in_order(self, raw: Any) -> None:
+    async def handle_in_order(self, raw: Any) -> bool:
+        """Handle one update in its parent's turn; False if it failed (logged, never raised)."""
         user = update_user(raw)
         if user is None:
-            return
+            return True
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
@@ -128,6 +134,8 @@ class MaxAdapter:
                     where = f"{frame.filename}:{frame.lineno}" if frame else "?"
                     log.error("MAX update %s failed: %s at %s", raw.get("update_type"), type(exc).__name__, where)
                     log.debug("MAX update failure", exc_info=True)
+                    return False
+                return True
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:
@@ -333,7 +341,8 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
     webhook = bool(settings.max_webhook_url)
     if webhook:
         max_webhook.check_settings(settings)
-        ctx.http_routes.append(max_webhook.route(adapter, settings))  # before the first await
+        # Before the first await: the server starts after every adapter appended its routes.
+        ctx.http_routes.append(max_webhook.route(adapter, settings, in_flight.for_context(ctx)))
     try:
         if not await max_updates.prepare(adapter.client, ctx, stop):
             return

@@ -4,8 +4,11 @@ With MAX_WEBHOOK_URL set, the adapter subscribes that URL (POST /subscriptions
 with the update types and MAX_WEBHOOK_SECRET) and MAX POSTs each update to it
 with the secret in the `X-Max-Bot-Api-Secret` header. The route answers 403 to
 a request without the right secret (nothing is handled), 400 to a body that is
-not an update, and 200 once the update was handled (MAX re-sends an update
-that got no 200; the dialogs recognise an event they already answered).
+not an update, 200 once the update was handled, and 500 if handling or answering
+it failed (MAX re-sends an update that got no 200; the dialogs recognise an event
+they already answered). A copy that comes while the first is still being handled,
+here or in another process, waits for it (bot/in_flight.py) and is answered 200
+with no effect, or 503 if the first takes too long.
 
 The route is served by the one HTTP server (bot/http_server.py, issue 15) on
 HTTP_HOST:HTTP_PORT at the path of MAX_WEBHOOK_URL (its query ignored).
@@ -21,6 +24,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.config import Settings
+from bot.in_flight import Busy, InFlight, LocalClaims
 from bot.runtime import AppContext
 
 if TYPE_CHECKING:
@@ -46,8 +50,11 @@ def path_of(settings: Settings) -> str:
     return urlsplit(settings.max_webhook_url).path or "/"
 
 
-def route(adapter: "MaxAdapter", settings: Settings) -> web.RouteDef:
+def route(adapter: "MaxAdapter", settings: Settings, in_flight: InFlight | None = None) -> web.RouteDef:
+    from bot.handlers.max import event_id
+
     secret = settings.max_webhook_secret.get_secret_value().encode()
+    claims = in_flight or InFlight(LocalClaims())
 
     async def receive(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
@@ -62,7 +69,14 @@ def route(adapter: "MaxAdapter", settings: Settings) -> web.RouteDef:
             return web.json_response({"success": False, "message": "not JSON"}, status=400)
         if not isinstance(raw, dict) or not isinstance(raw.get("update_type"), str):
             return web.json_response({"success": False, "message": "not an update"}, status=400)
-        await adapter.handle_in_order(raw)
+        try:
+            async with claims.claim("max", event_id(raw)):
+                handled = await adapter.handle_in_order(raw)
+        except Busy:
+            log.info("MAX webhook: a copy of the update is still being handled; asked to send it again")
+            return web.json_response({"success": False, "message": "in flight"}, status=503)
+        if not handled:
+            return web.json_response({"success": False, "message": "failed"}, status=500)
         return web.json_response({"success": True})
 
     return web.post(path_of(settings), receive)

@@ -21,7 +21,7 @@ from aiogram import Bot, Dispatcher, Router
 from aiogram.exceptions import TelegramAPIError, TelegramUnauthorizedError
 from aiogram.types import BotCommand, CallbackQuery, Message, Update
 
-from bot import metrics
+from bot import in_flight, metrics
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.handlers.telegram_polling import BACKOFF, poll, wait
 from bot.handlers.telegram_send import (
@@ -174,7 +174,8 @@ async def serve(ctx: AppContext, stop: asyncio.Event) -> None:
         raise RuntimeError(problem)
     bot = make_bot(ctx)
     dispatcher = make_dispatcher(ctx.dialogs)
-    hook = Webhook(ctx.settings, dispatcher, bot) if ctx.settings.telegram_webhook else None
+    hook = (Webhook(ctx.settings, dispatcher, bot, in_flight.for_context(ctx))
+            if ctx.settings.telegram_webhook else None)
     if hook is not None:
         ctx.http_routes.append(hook.route())  # before the first await: the server starts after
     ctx.senders[PLATFORM] = TelegramSender(bot)

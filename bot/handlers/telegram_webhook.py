@@ -6,8 +6,10 @@ X-Telegram-Bot-Api-Secret-Token equal to TELEGRAM_WEBHOOK_SECRET is refused with
 touches nothing. An update is handled inside the request and answered 200 only once its
 effects were committed and its reply sent; if handling or sending fails the answer is 500,
 so Telegram sends the update again (the dialogs answer a copy of an update they already
-answered with nothing: Dialogs.replied). One parent's updates are handled one at a time, in
-the order they came, in this process.
+answered with nothing: Dialogs.replied). A copy that comes while the first is still being
+handled, here or in another process, waits for it (bot/in_flight.py) and is then answered
+200 with no effect, or 503 if the first takes too long. One parent's updates are handled one
+at a time, in the order they came, in this process.
 
 On stop, requests that come after it get 503 (Telegram sends them again, to this process
 once restarted or to another); those already accepted are handled and answered.
@@ -26,6 +28,7 @@ from pydantic import ValidationError
 
 from bot import metrics
 from bot.config import Settings
+from bot.in_flight import Busy, InFlight, LocalClaims
 from bot.handlers.telegram_polling import ALLOWED_UPDATES, user_of
 from bot.handlers.telegram_send import PLATFORM, short
 
@@ -49,11 +52,13 @@ def set_webhook_arguments(settings: Settings) -> dict[str, object]:
 
 
 class Webhook:
-    def __init__(self, settings: Settings, dispatcher: Dispatcher, bot: Bot) -> None:
+    def __init__(self, settings: Settings, dispatcher: Dispatcher, bot: Bot,
+                 in_flight: InFlight | None = None) -> None:
         self.path = webhook_path(settings.telegram_webhook_url)
         self._secret = settings.telegram_webhook_secret.get_secret_value().encode()
         self.dispatcher = dispatcher
         self.bot = bot
+        self.claims = in_flight or InFlight(LocalClaims())
         self.stopping = False
         self.in_flight = 0
         self._idle = asyncio.Event()
@@ -86,14 +91,17 @@ class Webhook:
             update = Update.model_validate(await request.json(), context={"bot": self.bot})
         except (ValueError, ValidationError):
             return web.Response(status=400, text="not an update")
-        async with self._turn(user_of(update)):
-            try:
+        try:
+            async with self.claims.claim(PLATFORM, str(update.update_id)), self._turn(user_of(update)):
                 await self.dispatcher.feed_update(self.bot, update)
-            except Exception as exc:  # noqa: BLE001 - answered 500: Telegram sends it again
-                metrics.UPDATES.labels(PLATFORM, "error").inc()
-                log.error("update %s failed: %s", update.update_id, short(exc),
-                          exc_info=log.isEnabledFor(logging.DEBUG))
-                return web.Response(status=500, text="failed")
+        except Busy:
+            log.info("update %s: a copy is still being handled; asked to send it again", update.update_id)
+            return web.Response(status=503, text="in flight")
+        except Exception as exc:  # noqa: BLE001 - answered 500: Telegram sends it again
+            metrics.UPDATES.labels(PLATFORM, "error").inc()
+            log.error("update %s failed: %s", update.update_id, short(exc),
+                      exc_info=log.isEnabledFor(logging.DEBUG))
+            return web.Response(status=500, text="failed")
         metrics.UPDATES.labels(PLATFORM, "ok").inc()
         return web.Response(status=200)
 

@@ -26,7 +26,7 @@ import traceback
 from typing import Any
 
 from sqlalchemy import update
-from bot import metrics
+from bot import in_flight, metrics
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
 from bot.dialogs.share import looks_shared
@@ -97,7 +97,8 @@ class VkAdapter:
                 break
             await asyncio.wait(set(self._tasks), timeout=1, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _handle_in_order(self, user: str, raw: dict[str, Any]) -> None:
+    async def _handle_in_order(self, user: str, raw: dict[str, Any]) -> bool:
+        """Handle one event in its parent's turn; False if it failed (logged, never raised)."""
         lock = self._locks.setdefault(user, asyncio.Lock())
         self._waiting[user] = self._waiting.get(user, 0) + 1
         try:
@@ -115,6 +116,8 @@ class VkAdapter:
                     where = f"{frame.filename}:{frame.lineno}" if frame else "?"
                     log.error("VK event %s failed: %s at %s", raw.get("type"), type(exc).__name__, where)
                     log.debug("VK event failure", exc_info=True)
+                    return False
+                return True
         finally:
             self._waiting[user] -= 1
             if not self._waiting[user]:  # nobody queued behind: forget the lock
@@ -212,11 +215,11 @@ class VkAdapter:
         except Exception as exc:  # noqa: BLE001 - a copy would only see its screen again
             log.warning("VK: marking an event answered failed: %s", type(exc).__name__)
 
-    async def handle_now(self, raw: dict[str, Any]) -> None:
-        """Handle one event and return once it was (the Callback API answers `ok` then)."""
+    async def handle_now(self, raw: dict[str, Any]) -> bool:
+        """Handle one event and return once it was (the Callback API answers `ok` then);
+        False if handling or answering it failed (VK is then asked to send it again)."""
         user = _event_user(raw)
-        if user is not None:
-            await self._handle_in_order(user, raw)
+        return True if user is None else await self._handle_in_order(user, raw)
 
     async def answer_press(self, event_id: str, user: str, peer_id: int, notice: str | None) -> None:
         params: dict[str, Any] = {"event_id": event_id, "user_id": int(user), "peer_id": peer_id}
@@ -432,7 +435,8 @@ async def _serve_callbacks(ctx: AppContext, adapter: VkAdapter, secret: str, sto
     """Callback API mode: VK POSTs events to /vk/callback (bot/handlers/vk_callback.py)."""
     from bot.handlers.vk_callback import PATH, CallbackEndpoint
 
-    ctx.http_routes.append(CallbackEndpoint(adapter, secret).route())   # before the first await
+    endpoint = CallbackEndpoint(adapter, secret, in_flight.for_context(ctx))
+    ctx.http_routes.append(endpoint.route())   # before the first await
     log.info("VK: community %s through the Callback API at %s", adapter.group_id, PATH)
     try:
         await stop.wait()

@@ -7,9 +7,13 @@ else it is refused (403) with no effect — the confirmation request included.
   - `{"type": "confirmation"}`: answered with the code the bot asks VK for itself
     (groups.getCallbackConfirmationCode), so the operator only pastes the URL and the secret;
   - every other event: handled like a long-polled one (one parent's events in order) and
-    answered `ok` once handled — its effects committed and its reply sent. VK re-sends an
-    event that got no `ok` (a crash, a timeout); the copy is handled once (the message's or
-    press's id is the dialogs' event id, core/handled_updates.py).
+    answered `ok` once handled — its effects committed and its reply sent. If handling or
+    answering it failed, the answer is 500 (not `ok`), so VK sends it again. VK re-sends an
+    event that got no `ok` (a crash, a timeout, an error); the copy is handled once (the
+    message's or press's id is the dialogs' event id, core/handled_updates.py), and a copy
+    that comes while the first is still being handled, here or in another process, waits
+    for it (bot/in_flight.py, keyed by the event's `event_id`) and is answered `ok` with no
+    effect, or 503 if the first takes too long.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.delivery import DeliveryError
+from bot.in_flight import Busy, InFlight, LocalClaims
 
 log = logging.getLogger("bot.vk")
 
@@ -29,9 +34,10 @@ MAX_BODY = 256 * 1024
 
 
 class CallbackEndpoint:
-    def __init__(self, adapter: Any, secret: str) -> None:
+    def __init__(self, adapter: Any, secret: str, in_flight: InFlight | None = None) -> None:
         self.adapter = adapter
         self.secret = secret
+        self.claims = in_flight or InFlight(LocalClaims())
         self.code: str | None = None
 
     def route(self) -> web.RouteDef:
@@ -66,5 +72,12 @@ class CallbackEndpoint:
                 return web.Response(status=503, text="try again")
             return web.Response(text=code)
         body.pop("secret", None)
-        await self.adapter.handle_now(body)
+        try:
+            async with self.claims.claim("vk", str(body.get("event_id") or "")):
+                handled = await self.adapter.handle_now(body)
+        except Busy:
+            log.info("VK callback: a copy of the event is still being handled; asked to send it again")
+            return web.Response(status=503, text="in flight")
+        if not handled:
+            return web.Response(status=500, text="failed")   # not `ok`: VK sends it again
         return web.Response(text="ok")

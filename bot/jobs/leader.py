@@ -1,13 +1,15 @@
 """Periodic jobs in exactly one process: a lock with a lease, renewed while held.
 
-- Redis (REDIS_URL set): `SET key token NX PX lease`, renewed every RENEW_SECONDS by a script
-  that extends it only while the key still holds this process's token; released (deleted,
-  same check) at shutdown. A holder that dies stops renewing: its key expires after
-  LEASE_SECONDS and another process, trying every RENEW_SECONDS, takes over — within
-  LEASE_SECONDS + RENEW_SECONDS (40 s) of the death.
+The lease is JOBS_LEASE_SECONDS (default 30 s); every process tries (takes or renews) every
+third of it (`renew_every`).
+- Redis (REDIS_URL set): `SET key token NX PX lease`, renewed by a script that extends it
+  only while the key still holds this process's token; released (deleted, same check) at
+  shutdown. A holder that dies stops renewing: its key expires after the lease and another
+  process, trying every third of it, takes over — within 4/3 of the lease (40 s by default)
+  of the death.
 - PostgreSQL without Redis: a session-level advisory lock held by a connection of its own,
-  checked every RENEW_SECONDS. A holder that dies closes its connection and the server
-  frees the lock at once; another process takes it at its next try (within RENEW_SECONDS).
+  checked every third of the lease. A holder that dies closes its connection and the server
+  frees the lock at once; another process takes it at its next try.
 - SQLite: one process only (bot/process_lock.py), which always holds the jobs.
 
 `Leader.run` keeps trying until stopped; `held` is what the jobs look at before each run,
@@ -26,29 +28,16 @@ from typing import Any
 
 from sqlalchemy import text
 
+from bot import shared
 from bot.config import Settings
 from bot.metrics import JOBS_LEADER
 from core.db import Database
 
 log = logging.getLogger("bot.jobs.leader")
 
-LEASE_SECONDS = 30.0
-RENEW_SECONDS = 10.0
+LEASE_SECONDS = 30.0      # JOBS_LEASE_SECONDS's default
+RENEW_SECONDS = 10.0      # a third of it
 JOBS_LOCK_KEY = 0x6A6F6273  # "jobs": the advisory lock's key on PostgreSQL
-
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
-
 
 class LocalLease:
     """One process on the database (SQLite): always the holder."""
@@ -71,7 +60,8 @@ class RedisLease:
     async def acquire(self) -> bool:
         """Take the lock, or extend it if held; False if another process has it."""
         if self.held:
-            self.held = bool(await self.redis.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
+            self.held = bool(await self.redis.eval(shared.EXTEND_IF_OWNER, 1, self.key, self.token,
+                                                   self.lease_ms))
         if not self.held:
             self.held = bool(await self.redis.set(self.key, self.token, nx=True, px=self.lease_ms))
         return self.held
@@ -79,7 +69,7 @@ class RedisLease:
     async def release(self) -> None:
         if self.held:
             self.held = False
-            await self.redis.eval(_RELEASE, 1, self.key, self.token)
+            await self.redis.eval(shared.DELETE_IF_OWNER, 1, self.key, self.token)
 
 
 class PostgresLease:
@@ -122,12 +112,15 @@ class PostgresLease:
             await connection.close()
 
 
-def lease_for(settings: Settings, db: Database) -> LocalLease | RedisLease | PostgresLease:
-    from bot import shared
+def renew_every(settings: Settings) -> float:
+    """How often a process tries the lock: a third of the lease (two renewals may fail in a row)."""
+    return settings.jobs_lease_seconds / 3
 
+
+def lease_for(settings: Settings, db: Database) -> LocalLease | RedisLease | PostgresLease:
     redis = shared.redis_client(settings)
     if redis is not None:
-        return RedisLease(redis, shared.prefix(settings) + "jobs-leader")
+        return RedisLease(redis, shared.prefix(settings) + "jobs-leader", settings.jobs_lease_seconds)
     if db.sqlite:
         return LocalLease()
     return PostgresLease(db)

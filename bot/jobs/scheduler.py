@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot import metrics
 from bot.jobs import shared_pacing, tasks
 from bot.jobs.delivery import Deliverer
-from bot.jobs.leader import Leader, lease_for
+from bot.jobs.leader import Leader, lease_for, renew_every
 from bot.runtime import AppContext
 
 log = logging.getLogger("bot.jobs.scheduler")
@@ -47,7 +47,8 @@ class Jobs:
         self.scheduler = AsyncIOScheduler(timezone=ctx.clock.tz)
         self.running: set[asyncio.Task[Any]] = set()
         self.stopping = False
-        self.leader = Leader(lease_for(ctx.settings, ctx.db), on_gain=self.catch_up)
+        self.leader = Leader(lease_for(ctx.settings, ctx.db), every=renew_every(ctx.settings),
+                             on_gain=self.catch_up)
 
     def guarded(self, name: str, job: Callable[[], Awaitable[Any]]) -> Callable[[], Awaitable[None]]:
         async def run() -> None:

@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 # Settings the bot reads (bot/config.py); a test states the ones it wants.
-_SCRUBBED_PREFIXES = ("TELEGRAM_", "VK_", "MAX_", "HTTP_", "DATABASE_URL", "REDIS_URL", "NOTIFY_", "ADMIN_IDS", "TIMEZONE")
+_SCRUBBED_PREFIXES = ("TELEGRAM_", "VK_", "MAX_", "HTTP_", "DATABASE_URL", "REDIS_URL", "NOTIFY_", "ADMIN_IDS", "TIMEZONE",
+                      "JOBS_")
 
 Ready = Callable[[], bool | Awaitable[bool]]
 

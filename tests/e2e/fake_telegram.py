@@ -19,8 +19,9 @@ Every call is recorded in `fake.calls` (method, params, chat, status).
 
 Webhook mode, as Telegram does it: once the bot called setWebhook (its arguments kept in
 `fake.webhooks`), getUpdates answers 409 and every pushed update is POSTed to the URL with
-the header X-Telegram-Bot-Api-Secret-Token, in order, until it is answered 2xx (a non-2xx
-answer, a timeout or a refused connection: sent again after a pause). Each delivery is
+the header X-Telegram-Bot-Api-Secret-Token until it is answered 2xx (a non-2xx answer, a
+timeout or a refused connection: sent again after a pause); one chat's updates in order, one
+at a time, different chats' side by side (up to `max_connections`). Each delivery is
 recorded in `fake.deliveries` with how many writes the chat had seen when it was POSTed and
 when its answer came. A test may also POST anything itself: `await fake.post_webhook(update,
 secret=…)`; `fake.new_message_update(user, text)` makes an update without queueing it.
@@ -391,22 +392,48 @@ class FakeTelegram:
         await self._notify()
         return delivery
 
+    def delivered(self, update_id: int) -> bool:
+        """The update was answered 2xx by the webhook."""
+        return any(d.update_id == update_id and d.status is not None and 200 <= d.status < 300
+                   for d in self.deliveries)
+
+    @property
+    def last_update_id(self) -> int:
+        """The id of the update pushed last."""
+        return self._next_update - 1
+
     async def _deliver_updates(self) -> None:
-        """Telegram's side of a webhook: the queued updates, in order, each until answered 2xx."""
-        failures = 0
+        """Telegram's side of a webhook: the queued updates, each until answered 2xx; one chat's
+        in order, one at a time, different chats side by side (up to max_connections)."""
+        sending: dict[int | None, asyncio.Task[None]] = {}
         while not self._closing:
-            if self.webhook is None or not self.updates:
-                async with self._changed:
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=0.5)
-                continue
-            update = self.updates[0]
+            for chat, task in list(sending.items()):
+                if task.done():
+                    del sending[chat]
+            if self.webhook is not None:
+                limit = int(self.webhook.get("max_connections") or 40)
+                for update in list(self.updates):
+                    chat = _chat_of(update)
+                    if len(sending) >= limit:
+                        break
+                    if chat not in sending:
+                        sending[chat] = asyncio.get_running_loop().create_task(self._deliver(update))
+            async with self._changed:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), timeout=0.5)
+        for task in sending.values():
+            task.cancel()
+
+    async def _deliver(self, update: dict[str, Any]) -> None:
+        """One update, sent again after a pause until it is answered 2xx."""
+        failures = 0
+        while not self._closing and self.webhook is not None:
             delivery = await self.post_webhook(update, secret=self.webhook.get("secret_token"))
             if delivery.status is not None and 200 <= delivery.status < 300:
-                failures = 0
-                if self.updates and self.updates[0] is update:
-                    self.updates.pop(0)
-                continue
+                with contextlib.suppress(ValueError):
+                    self.updates.remove(update)
+                await self._notify()
+                return
             await asyncio.sleep(WEBHOOK_RETRY_PAUSES[min(failures, len(WEBHOOK_RETRY_PAUSES) - 1)])
             failures += 1
 

@@ -18,6 +18,7 @@ A test plays the parent:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -106,6 +107,10 @@ class FakeVk:
         self.confirmation_code = "c0nf1rm"
         self.posted = 0                                       # events already POSTed (Callback API)
         self.callback_answers: list[tuple[str, int, str]] = []  # (event_id, status, body)
+        self._callback_url, self._callback_secret = "", ""          # deliver_to(): POSTed by itself
+        self._auto_from = 0
+        self._answered: set[str] = set()
+        self._delivering: asyncio.Task[None] | None = None
         self._changed: asyncio.Condition | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -143,6 +148,11 @@ class FakeVk:
         return self
 
     async def stop(self) -> None:
+        if self._delivering is not None:
+            self._delivering.cancel()
+            with contextlib.suppress(BaseException):
+                await self._delivering
+            self._delivering = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -400,6 +410,58 @@ class FakeVk:
                 break
         return answer
 
+    def deliver_to(self, url: str, secret: str) -> None:
+        """From now on POST every pushed event to `url` by itself, as VK's Callback API does: each
+        until it is answered `ok` (sent again after a pause otherwise), one user's events in
+        order, one at a time, different users' side by side."""
+        self._callback_url, self._callback_secret = url, secret
+        if self._delivering is None:
+            self._auto_from = len(self.events)
+            self._delivering = asyncio.get_running_loop().create_task(self._deliver_events())
+
+    def answered_ok(self, event_id: str) -> bool:
+        """The event was answered `ok` (Callback API)."""
+        return any(answer[0] == event_id and answer[1:] == (200, "ok") for answer in self.callback_answers)
+
+    @property
+    def last_event_id(self) -> str:
+        return self.events[-1]["event_id"]
+
+    async def _deliver_events(self) -> None:
+        assert self._changed is not None
+        sending: dict[str | None, asyncio.Task[None]] = {}
+        try:
+            while True:
+                for user, task in list(sending.items()):
+                    if task.done():
+                        del sending[user]
+                waiting: set[str | None] = set()   # users whose first unanswered event is taken
+                for event in self.events[self._auto_from:]:
+                    user = _user_of(event)
+                    if event["event_id"] in self._answered or user in waiting:
+                        continue
+                    waiting.add(user)
+                    if user not in sending:
+                        sending[user] = asyncio.get_running_loop().create_task(self._deliver_event(event))
+                async with self._changed:
+                    try:
+                        await asyncio.wait_for(self._changed.wait(), timeout=0.5)
+                    except asyncio.TimeoutError:
+                        pass
+        finally:
+            for task in sending.values():
+                task.cancel()
+
+    async def _deliver_event(self, event: dict[str, Any]) -> None:
+        pauses = (0.1, 0.2, 0.5, 1.0)
+        for attempt in range(200):   # bounded: a few minutes at most
+            answer = await self.resend(self._callback_url, event, self._callback_secret)
+            if answer == (200, "ok"):
+                break
+            await asyncio.sleep(pauses[min(attempt, len(pauses) - 1)])
+        self._answered.add(event["event_id"])
+        await self._notify()
+
     def fail_longpoll(self, code: int) -> None:
         """The next long poll request answers `{"failed": code}` (1: new ts; 2: key expired; 3: history lost)."""
         self.longpoll_failures.append(code)
@@ -527,6 +589,12 @@ class FakeVk:
         last = self.last(user_id)
         assert last is not None
         return last
+
+
+def _user_of(event: dict[str, Any]) -> str | None:
+    obj = event.get("object") or {}
+    user = (obj.get("message") or {}).get("from_id") if event.get("type") == "message_new" else obj.get("user_id")
+    return None if user is None else str(user)
 
 
 class _VkError(Exception):

@@ -268,3 +268,19 @@ async def test_of_two_schedulers_sharing_redis_one_runs_the_jobs_and_the_other_t
         if keys:
             await _client.delete(*keys)
         await shared.close_clients()
+
+
+async def test_the_jobs_lease_is_a_setting_and_renewed_every_third_of_it():
+    from bot import shared
+    from bot.config import Settings
+    from bot.jobs.leader import lease_for, renew_every
+
+    assert Settings(_env_file=None).jobs_lease_seconds == 30
+    settings = Settings(_env_file=None, jobs_lease_seconds=3, redis_url=REDIS_URL,
+                        database_url="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    try:
+        lease = lease_for(settings, None)   # Redis set: the database is not asked
+        assert isinstance(lease, RedisLease) and lease.lease_ms == 3000
+        assert renew_every(settings) == 1.0
+    finally:
+        await shared.close_clients()

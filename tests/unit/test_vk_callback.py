@@ -95,3 +95,17 @@ async def test_a_malformed_body_is_refused(served):
     async with aiohttp.ClientSession() as session:
         async with session.post(url, data=b"not json") as answer:
             assert answer.status == 400
+
+
+async def test_an_event_whose_reply_failed_is_not_answered_ok_and_is_handled_once_when_sent_again(served):
+    fake, url, db = served
+    fake.user_says(USER, "Начать")
+    fake.fail_api("messages.send", 100)          # the reply cannot go out
+    [(status, answer)] = await fake.post_events(url, SECRET, attempts=1)
+    assert (status, answer) == (500, "failed")   # not `ok`: VK sends the event again
+    assert not [m for m in fake.chat(USER) if m.out]
+    assert await fake.resend(url, fake.events[0], SECRET) == (200, "ok")
+    # Committed the first time, answered now: the screen it left, once.
+    replies = [m for m in fake.chat(USER) if m.out]
+    assert len(replies) == 1 and fake.find_button(USER, "Даю согласие")
+    assert await count(db, HandledUpdate) == 1
