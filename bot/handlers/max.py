@@ -71,21 +71,6 @@ def update_user(raw: Any) -> str | None:
     return None
 
 
-def update_event(raw: dict[str, Any]) -> str:
-    """The dialogs' event id of an update (the same when MAX sends it again); "" for none."""
-    kind = raw.get("update_type")
-    if kind == "message_created":
-        message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
-        body = message.get("body") if isinstance(message.get("body"), dict) else {}
-        return f"m{body.get('mid') or raw.get('timestamp')}"
-    if kind == "bot_started":
-        return f"s{raw.get('timestamp')}"
-    if kind == "message_callback":
-        callback = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
-        return f"c{callback.get('callback_id') or ''}"
-    return ""
-
-
 class MaxAdapter:
     """Per-process MAX state (in memory): blocked users, the updates in flight."""
 
@@ -143,14 +128,14 @@ class MaxAdapter:
             message = raw["message"]
             body = message.get("body") if isinstance(message.get("body"), dict) else {}
             text = body.get("text") if isinstance(body.get("text"), str) else ""
-            event = update_event(raw)
+            event = f"m{body.get('mid') or raw.get('timestamp')}"
             await self.answer(user, Input.from_text(text).with_event(event), event)
         elif kind == "bot_started":
             payload = raw.get("payload")
             words = payload.strip() if isinstance(payload, str) else ""
             # A deep link's payload (?start=p_42) arrives as the words after /start.
             inp = Input(kind="command", command="start", text=" ".join(words.split())[:128])
-            event = update_event(raw)
+            event = f"s{raw.get('timestamp')}"
             await self.answer(user, inp.with_event(event), event)
         elif kind == "message_callback":
             await self.on_press(user, raw)

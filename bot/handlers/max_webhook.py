@@ -50,9 +50,20 @@ def path_of(settings: Settings) -> str:
     return urlsplit(settings.max_webhook_url).path or "/"
 
 
-def route(adapter: "MaxAdapter", settings: Settings, in_flight: InFlight | None = None) -> web.RouteDef:
-    from bot.handlers.max import update_event
+def claim_key(raw: dict[str, Any]) -> str:
+    """What a copy of the update shares with it (bot/in_flight.py): a message's mid, a press's
+    callback id, else the update's type and time; "" (not claimed) when it has none."""
+    message = raw.get("message") if isinstance(raw.get("message"), dict) else {}
+    body = message.get("body") if isinstance(message.get("body"), dict) else {}
+    callback = raw.get("callback") if isinstance(raw.get("callback"), dict) else {}
+    for found in (callback.get("callback_id"), body.get("mid")):
+        if isinstance(found, str) and found:
+            return found
+    stamp = raw.get("timestamp")
+    return f"{raw.get('update_type')}:{stamp}" if stamp is not None else ""
 
+
+def route(adapter: "MaxAdapter", settings: Settings, in_flight: InFlight | None = None) -> web.RouteDef:
     secret = settings.max_webhook_secret.get_secret_value().encode()
     claims = in_flight or InFlight(LocalClaims())
 
@@ -70,7 +81,7 @@ def route(adapter: "MaxAdapter", settings: Settings, in_flight: InFlight | None 
         if not isinstance(raw, dict) or not isinstance(raw.get("update_type"), str):
             return web.json_response({"success": False, "message": "not an update"}, status=400)
         try:
-            async with claims.claim("max", update_event(raw)):
+            async with claims.claim("max", claim_key(raw)):
                 handled = await adapter.handle_in_order(raw)
         except Busy:
             log.info("MAX webhook: a copy of the update is still being handled; asked to send it again")
