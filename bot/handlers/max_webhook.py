@@ -51,7 +51,7 @@ def path_of(settings: Settings) -> str:
 
 
 def route(adapter: "MaxAdapter", settings: Settings, in_flight: InFlight | None = None) -> web.RouteDef:
-    from bot.handlers.max import event_id
+    from bot.handlers.max import event_id   # the adapter imports this module
 
     secret = settings.max_webhook_secret.get_secret_value().encode()
     claims = in_flight or InFlight(LocalClaims())
