@@ -315,7 +315,17 @@ class VkAdapter:
         number, key = page_ref
         screen = self.screens.get(user, {}).get(key)
         if screen is None:
-            return  # forgotten (e.g. after a restart): the parent can reopen the screen
+            # Not remembered here: shown by another process behind the balancer, or before a
+            # restart. The parent's screen is rebuilt from their stored state; if it has moved
+            # on since, they get the screen they are on instead of silence.
+            reply = await self.ctx.dialogs.current(PLATFORM, user)
+            if reply is None:
+                return
+            screen = next((shown for shown in reply.screens if kb.screen_key(shown) == key), None)
+            if screen is None:
+                await self.deliver(user, peer_id, reply, cause, edit_cmid=edit_cmid)
+                return
+            self._remember(user, screen)
         inline = self.uses_callbacks(user)
         page = kb.render(screen, inline=inline, page=number)
         if page is None:
