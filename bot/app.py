@@ -111,10 +111,10 @@ async def _warm_up_search(ctx: AppContext) -> None:
 
 
 async def _load_demo_if_empty(ctx: AppContext) -> None:
-    from core.demo import catalog_is_empty, seed_demo
+    from core.demo import seed_demo_if_empty
 
-    if await catalog_is_empty(ctx.db):
-        report = await seed_demo(ctx.db, ctx.clock)
+    report = await seed_demo_if_empty(ctx.db, ctx.clock)
+    if report is not None:
         log.info("empty catalog: loaded the demo catalog (%d programs)", report.created + report.updated)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, text
 
 from core import municipalities
 from core.certificates import set_nominal
@@ -85,3 +85,24 @@ async def seed_demo(db: Database, clock: Clock) -> ImportReport:
 async def catalog_is_empty(db: Database) -> bool:
     async with db.read() as session:
         return not (await session.execute(select(exists().where(Program.id.is_not(None))))).scalar_one()
+
+
+# Any constant shared by every process of one database: the processes that start together
+# load the demo catalog once (PostgreSQL; SQLite has one process).
+_DEMO_LOCK = 0x5EED_DE30
+
+
+async def seed_demo_if_empty(db: Database, clock: Clock) -> ImportReport | None:
+    """The demo catalog, into an empty catalog only; None when it had programs. On PostgreSQL
+    processes starting at the same moment take turns (a session advisory lock held on a
+    connection of its own), so the second finds the catalog loaded."""
+    if db.engine.dialect.name != "postgresql":
+        return await seed_demo(db, clock) if await catalog_is_empty(db) else None
+    async with db.engine.connect() as lock:
+        await lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _DEMO_LOCK})
+        await lock.commit()
+        try:
+            return await seed_demo(db, clock) if await catalog_is_empty(db) else None
+        finally:
+            await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _DEMO_LOCK})
+            await lock.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
 from core.db import make_engine
@@ -12,6 +12,7 @@ from core.models import Base
 import core.outbox  # noqa: F401
 
 config = context.config
+MIGRATION_LOCK = 0x5EED_0A1E   # any constant every process of one database shares
 target_metadata = Base.metadata
 
 
@@ -32,6 +33,10 @@ def _configure(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Processes started at the same moment migrate in turn: the second reads the
+            # version table once the first has committed, and finds nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         context.run_migrations()
 
 
