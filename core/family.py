@@ -112,6 +112,19 @@ async def recipients(session: AsyncSession, owner_ids: set[int]) -> dict[int, in
     return found
 
 
+async def alerts_elsewhere(session: AsyncSession, parent: Parent) -> Parent | None:
+    """`parent`'s account can no longer be written to: if it gets the family's alerts, they go
+    to the first reachable account of the family from now on (those waiting too). Returns
+    that account, None when nothing moved (not the alerts' account, or none reachable)."""
+    if (await alerts_account(session, parent)).id != parent.id:
+        return None
+    for member in await members(session, parent):
+        if member.id != parent.id and member.unreachable_at is None:
+            await send_alerts_here(session, member)
+            return member
+    return None
+
+
 async def send_alerts_here(session: AsyncSession, parent: Parent) -> None:
     """The family's alerts go to `parent`'s account from now on (those waiting too)."""
     before = await alerts_account(session, parent)

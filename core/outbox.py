@@ -492,13 +492,6 @@ async def mark_retry(session: AsyncSession, unit: Unit, reason: str, clock: Cloc
     return True
 
 
-async def mark_unreachable(session: AsyncSession, parent_id: int, clock: Clock) -> None:
-    """The parent blocked the bot: pause everything for them until they come back (/start)."""
-    await session.execute(
-        update(Parent).where(Parent.id == parent_id, Parent.unreachable_at.is_(None))
-        .values(unreachable_at=clock.now()).execution_options(synchronize_session=False))
-
-
 async def counts(session: AsyncSession) -> dict[str, int]:
     found = dict((await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))).all())
     return {status: int(found.get(status, 0)) for status in STATUSES}

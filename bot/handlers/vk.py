@@ -25,7 +25,6 @@ import threading
 import traceback
 from typing import Any
 
-from sqlalchemy import update
 from bot import in_flight, metrics
 from bot.delivery import Blocked, DeliveryError
 from bot.dialogs.screen import Input, Reply, Screen
@@ -34,7 +33,7 @@ from bot.handlers import vk_keyboard as kb
 from bot.handlers.vk_api_client import RateLimiter, VkApiAt, VkClient, poll_forever, random_id, upload_photo
 from bot.jobs.shared_pacing import shared_gate
 from bot.runtime import AppContext
-from core.models import Parent
+from core import reachability
 
 log = logging.getLogger("bot.vk")
 
@@ -345,10 +344,7 @@ class VkAdapter:
         """VK refused to deliver (901) or the parent denied messages: stop writing to them."""
         try:
             async with self.ctx.db.write() as session:
-                await session.execute(
-                    update(Parent)
-                    .where(Parent.platform == PLATFORM, Parent.external_id == user, Parent.unreachable_at.is_(None))
-                    .values(unreachable_at=self.ctx.clock.now()))
+                await reachability.mark_unreachable(session, PLATFORM, user, self.ctx.clock)
         finally:
             self.blocked.add(user)
 
@@ -356,10 +352,7 @@ class VkAdapter:
         self.seen.add(user)
         self.blocked.discard(user)
         async with self.ctx.db.write() as session:
-            await session.execute(
-                update(Parent)
-                .where(Parent.platform == PLATFORM, Parent.external_id == user, Parent.unreachable_at.is_not(None))
-                .values(unreachable_at=None))
+            await reachability.mark_reachable(session, PLATFORM, user)
 
 
 def _event_user(raw: dict[str, Any]) -> str | None:

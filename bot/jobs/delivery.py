@@ -30,7 +30,7 @@ from bot.delivery import Blocked, DeliveryError, RetryLater, Sender, TransientEr
 from bot.dialogs.screen import Screen
 from bot.jobs import screens
 from bot.jobs.pacing import Pacer
-from core import outbox, outbox_claims
+from core import outbox, outbox_claims, reachability
 from core.clock import Clock
 from core.db import Database
 
@@ -155,7 +155,7 @@ class Deliverer:
                 continue
             except Blocked:
                 async with self.db.write() as session:
-                    await outbox.mark_unreachable(session, unit.parent_id, self.clock)
+                    await reachability.mark_unreachable_by_id(session, unit.parent_id, self.clock)
                     await outbox.mark_failed(session, unit, "blocked", self.clock)
                 report.blocked += 1
                 metrics.SENDS.labels(unit.platform, "blocked").inc()

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import select
 
 from bot.jobs import screens
-from core import family, outbox
+from core import family, outbox, reachability
 from core.children import list_children
 from core.models import LinkState, Parent, Subscription
 from core.municipalities import register
@@ -250,3 +250,31 @@ async def test_after_unlinking_nothing_about_the_familys_children_reaches_the_ac
     async with db.write() as session:
         await factories.program(session, clock)
     assert {row.parent_id for row in await _program_alerts(db, clock)} == {tg.id}
+
+
+async def test_when_the_alerts_account_blocks_the_bot_the_familys_alerts_go_to_a_reachable_one(any_db, clock):
+    db = any_db
+    tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
+    async with db.write() as session:
+        town = await register(session, factories.TOWN)
+        await create_subscription(session, await session.get(Parent, tg.id), municipality_id=town.id,
+                                  categories=[], age=None, certificate_only=False, clock=clock)
+    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    clock.advance(minutes=1)
+    async with db.write() as session:
+        await factories.program(session, clock)
+    [queued] = await _program_alerts(db, clock)
+    assert queued.parent_id == tg.id
+    # Telegram refuses (the parent blocked the bot there): the family is not left in silence.
+    async with db.write() as session:
+        await reachability.mark_unreachable(session, "telegram", tg.external_id, clock)
+    async with db.read() as session:
+        assert (await family.alerts_account(session, await session.get(Parent, tg.id))).id == vk.id
+    [moved] = await _program_alerts(db, clock)
+    assert (moved.parent_id, moved.platform) == (vk.id, "vk")     # the waiting alert went along
+    # An account that does not get the alerts blocking the bot changes nothing.
+    async with db.write() as session:
+        await reachability.mark_reachable(session, "telegram", tg.external_id)
+        await reachability.mark_unreachable(session, "telegram", tg.external_id, clock)
+    async with db.read() as session:
+        assert (await family.alerts_account(session, await session.get(Parent, tg.id))).id == vk.id

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.jobs import screens
 from bot.dialogs import texts as job_texts
-from core import outbox
+from core import outbox, reachability
 from core.models import Category, Parent, Program, Subscription
 from core.municipalities import register
 from core.parents import ensure_parent, forget_parent, give_consent
@@ -333,7 +333,7 @@ async def test_the_worker_takes_the_oldest_parents_whole_however_many_rows_wait(
     db = any_db
     blocked, anna, boris, vera = [await a_parent(db, clock, str(n)) for n in range(4)]
     async with db.write() as session:
-        await outbox.mark_unreachable(session, blocked.id, clock)
+        await reachability.mark_unreachable_by_id(session, blocked.id, clock)
     await _queue(db, clock, blocked, range(100))                 # oldest of all, but blocked
     await _queue(db, clock, anna, range(30))                     # more than one window (2 × 10)
     await _queue(db, clock, boris, range(3))
