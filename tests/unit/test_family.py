@@ -184,6 +184,17 @@ async def test_forget_from_a_linked_account_erases_only_that_account(db, clock):
         assert await session.get(LinkState, tg.id) is None
 
 
+async def linked_with_a_subscription(db, clock) -> tuple[Parent, Parent]:
+    """A Telegram account subscribed to the town's new programs, then linked with a VK one."""
+    tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
+    async with db.write() as session:
+        town = await register(session, factories.TOWN)
+        await create_subscription(session, await session.get(Parent, tg.id), municipality_id=town.id,
+                                  categories=[], age=None, certificate_only=False, clock=clock)
+    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    return tg, vk
+
+
 async def _program_alerts(db, clock) -> list[outbox.Outbox]:
     async with db.write() as session:
         await outbox.fan_out(session, clock)
@@ -222,12 +233,7 @@ async def test_alerts_go_once_per_family_to_the_chosen_account(any_db, clock):
 
 async def test_after_unlinking_nothing_about_the_familys_children_reaches_the_account_that_left(any_db, clock):
     db = any_db
-    tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
-    async with db.write() as session:
-        town = await register(session, factories.TOWN)
-        await create_subscription(session, await session.get(Parent, tg.id), municipality_id=town.id,
-                                  categories=[], age=None, certificate_only=False, clock=clock)
-    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    tg, vk = await linked_with_a_subscription(db, clock)
     async with db.write() as session:
         await family.send_alerts_here(session, await session.get(Parent, vk.id))
     clock.advance(minutes=1)
@@ -254,12 +260,7 @@ async def test_after_unlinking_nothing_about_the_familys_children_reaches_the_ac
 
 async def test_when_the_alerts_account_blocks_the_bot_the_familys_alerts_go_to_a_reachable_one(any_db, clock):
     db = any_db
-    tg, vk = await account(db, clock, "telegram"), await account(db, clock, "vk")
-    async with db.write() as session:
-        town = await register(session, factories.TOWN)
-        await create_subscription(session, await session.get(Parent, tg.id), municipality_id=town.id,
-                                  categories=[], age=None, certificate_only=False, clock=clock)
-    await type_code(db, clock, vk, await code_of(db, clock, tg))
+    tg, vk = await linked_with_a_subscription(db, clock)
     clock.advance(minutes=1)
     async with db.write() as session:
         await factories.program(session, clock)
