@@ -20,6 +20,8 @@ from core.models import Base
 import core.outbox  # noqa: F401
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = PG_URL.replace("postgresql+asyncpg", "postgresql")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -106,3 +108,50 @@ async def any_db(request, tmp_path):
         yield database
         await database.dispose()
         await _drop_pg_schema(schema)
+
+
+async def reachable_redis():
+    """A client of the test Redis; the test is skipped (saying "Redis") when it does not answer."""
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=5)
+    try:
+        await client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        await client.aclose()
+        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    return client
+
+
+async def delete_keys(client, prefix: str) -> None:
+    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+
+
+@pytest.fixture
+async def redis():
+    """The test Redis and a key prefix of this test's own (its keys deleted after)."""
+    client = await reachable_redis()
+    prefix = f"test-{uuid.uuid4().hex[:12]}:"
+    yield client, prefix
+    await delete_keys(client, prefix)
+    await client.aclose()
+
+
+@pytest.fixture
+async def pg_database():
+    """The URL of a PostgreSQL database of this test's own (created, then dropped), for bot
+    processes that migrate it themselves."""
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN), timeout=5)
+    except Exception as exc:  # noqa: BLE001 - not reachable
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    await conn.execute(f'CREATE DATABASE "{name}"')
+    await conn.close()
+    yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    conn = await asyncpg.connect(PG_ADMIN)
+    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await conn.close()

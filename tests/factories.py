@@ -10,6 +10,7 @@ from core.children import register_child
 from core.clock import Clock
 from core.models import Category, Funding, Parent, Program, ProviderKind, Unit
 from core.parents import ensure_parent, give_consent
+from core.subscriptions import create_subscription
 
 TOWN = "г. Пятигорск"
 VALID_SNILS = "112-233-445 95"
@@ -63,3 +64,13 @@ async def nominal(session, year: int = 2026, rubles: int | None = 12000, hours: 
     if hours is not None:
         return await set_nominal(session, town, year, hours, Unit.HOURS)
     return await set_nominal(session, town, year, rubles * 100, Unit.RUB)
+
+
+async def telegram_subscribers(session, users: list[int], town: str, clock: Clock) -> None:
+    """Telegram parents (by chat id) who consented and subscribed to `town`'s new programs."""
+    muni = await municipalities.register(session, town)
+    for user in users:
+        parent = await ensure_parent(session, "telegram", str(user))
+        await give_consent(session, parent, clock)
+        await create_subscription(session, parent, municipality_id=muni.id, categories=[], age=None,
+                                  certificate_only=False, clock=clock)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
+
+from tests.e2e.ports import serve_on_free_port
 
 HOP_HEADERS = {"host", "content-length", "transfer-encoding", "connection"}
 TIMEOUT = 30.0
@@ -58,11 +59,7 @@ class Balancer:
         app.router.add_route("POST", "/{path:.*}", self._forward)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self.port = await serve_on_free_port(self._runner)
         return self
 
     async def close(self) -> None:

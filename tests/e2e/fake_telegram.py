@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+
+from tests.e2e.ports import serve_on_free_port
 
 DEFAULT_TOKEN = "123456789:TEST-token_for-the-fake-server"
 BOT_USER = {"id": 123456789, "is_bot": True, "first_name": "Сертификат", "username": "cert_test_bot",
@@ -155,11 +156,7 @@ class FakeTelegram:
         app.router.add_route("GET", "/file/bot{token}/{path:.*}", self._handle_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self.port = await serve_on_free_port(self._runner)
         return self.base_url
 
     async def close(self) -> None:

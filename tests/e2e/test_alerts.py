@@ -21,12 +21,10 @@ from bot.jobs.pacing import TELEGRAM
 from core.clock import SystemClock
 from core.db import Database
 from core.models import Category
-from core.municipalities import register
-from core.parents import ensure_parent, give_consent
-from core.subscriptions import create_subscription
 from tests.e2e.botproc import BotProcess, running_bot
 from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.e2e.fake_vk import GROUP_ID, TOKEN, FakeVk
+from tests.factories import telegram_subscribers
 from tests.measure import max_in_window
 
 pytestmark = pytest.mark.e2e
@@ -76,12 +74,7 @@ async def add_subscribers(proc: BotProcess, fake: FakeTelegram, users: list[int]
     clock = SystemClock()
     try:
         async with db.write() as session:
-            muni = await register(session, town)
-            for user in users:
-                parent = await ensure_parent(session, "telegram", str(user))
-                await give_consent(session, parent, clock)
-                await create_subscription(session, parent, municipality_id=muni.id, categories=[], age=None,
-                                          certificate_only=False, clock=clock)
+            await telegram_subscribers(session, users, town, clock)
     finally:
         await db.dispose()
     for user in users:

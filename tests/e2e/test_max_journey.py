@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import sqlite3
 
 import pytest
@@ -23,6 +22,7 @@ from core.parents import ensure_parent, give_consent
 from core.subscriptions import create_subscription
 from tests.e2e.botproc import BotProcess, running_bot
 from tests.e2e.fake_max import TOKEN, FakeMax, make_tls
+from tests.e2e.ports import free_port
 from tests.e2e.test_alerts import DIGEST_MARK, PYATIGORSK, import_programs, program, write_csv
 
 pytestmark = pytest.mark.e2e
@@ -221,12 +221,6 @@ async def test_an_alert_digest_reaches_max_parents_and_a_blocked_one_is_marked_u
             await fake.reply_to(reader, lambda: fake.start_bot(reader))
             assert query(bot, "SELECT unreachable_at FROM parents WHERE external_id = ?", str(reader)) == [(None,)]
         assert "Traceback" not in bot.output()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_webhook_updates_with_the_right_secret_are_served_and_a_wrong_secret_is_refused(tmp_path):

@@ -10,9 +10,7 @@ import asyncio
 import json
 import re
 import signal
-import socket
 import time
-import uuid
 
 import aiohttp
 import pytest
@@ -20,6 +18,7 @@ import pytest
 from bot.dialogs import texts
 from tests.e2e.botproc import running_bot
 from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
+from tests.e2e.ports import free_port
 from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_telegram_journey import BIRTH, CHILD, MUNICIPALITY, PROGRAM, SNILS, agree, count
 
@@ -28,7 +27,6 @@ pytestmark = pytest.mark.e2e
 PARENT, STRANGER, LATE = 7001, 7002, 7003
 SECRET = "s3cret_for-the-fake"
 START_TIMEOUT = 60
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
@@ -37,12 +35,6 @@ async def fake():
     await server.start()
     yield server
     await server.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def webhook_env(fake: FakeTelegram, port: int) -> dict[str, str]:
@@ -174,23 +166,6 @@ async def test_webhook_mode_without_a_secret_refuses_to_start(fake, tmp_path):
         assert fake.calls == []
 
 
-@pytest.fixture
-async def pg_database():
-    """A PostgreSQL database of this test's own (created, then dropped): the bot migrates it."""
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"wp_health_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN), timeout=5)
-    except Exception as exc:  # noqa: BLE001 - not reachable
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield name
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 async def test_healthz_turns_503_when_the_database_or_redis_stops_answering_and_200_when_back(
         fake, tmp_path, pg_database):
     database, redis = TcpProxy("127.0.0.1", 5432), TcpProxy("127.0.0.1", 6379)
@@ -198,7 +173,7 @@ async def test_healthz_turns_503_when_the_database_or_redis_stops_answering_and_
     await redis.start()
     port = free_port()
     env = {"TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_API_URL": fake.base_url, "HTTP_PORT": str(port),
-           "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{database.port}/{pg_database}",
+           "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{database.port}/{pg_database.rsplit('/', 1)[1]}",
            "REDIS_URL": f"redis://127.0.0.1:{redis.port}/0"}
     try:
         # Long polling, with the HTTP server on because HTTP_PORT is set.

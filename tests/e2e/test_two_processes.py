@@ -26,7 +26,6 @@ import csv
 import os
 import re
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -39,20 +38,17 @@ from bot.shared import prefix
 from core.clock import SystemClock
 from core.db import Database
 from core.importer import import_file
-from core.municipalities import register
-from core.parents import ensure_parent, give_consent
-from core.subscriptions import create_subscription
+from tests.conftest import REDIS_URL, delete_keys, reachable_redis
 from tests.e2e.balancer import Balancer
 from tests.e2e.botproc import BotProcess
 from tests.e2e.fake_telegram import DEFAULT_TOKEN, FakeTelegram
 from tests.e2e.fake_vk import GROUP_ID, TOKEN, FakeVk
-from tests.factories import snils_for
+from tests.e2e.ports import free_port
+from tests.factories import snils_for, telegram_subscribers
 from tests.measure import max_in_window
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TG_SECRET, VK_SECRET = "two-processes_tg-secret", "two-processes-vk-secret"
 LEASE_SECONDS = 3
 START_TIMEOUT = 60
@@ -72,47 +68,14 @@ HEADER = ["external_id", "title", "provider", "provider_kind", "municipality", "
 
 # --- the setting: a database of its own, Redis, the fakes, the balancer, two processes ----------
 
-@pytest.fixture
-async def pg_database():
-    asyncpg = pytest.importorskip("asyncpg")
-    name = f"two_procs_{uuid.uuid4().hex[:10]}"
-    try:
-        conn = await asyncio.wait_for(asyncpg.connect(PG_ADMIN), timeout=5)
-    except Exception as exc:  # noqa: BLE001 - not reachable
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    conn = await asyncpg.connect(PG_ADMIN)
-    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
-
 
 @pytest.fixture
 async def redis_url(pg_database):
     """Redis, reachable; the keys the bot writes (under its DATABASE_URL's prefix) removed after."""
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        await client.aclose()
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
+    client = await reachable_redis()
     yield REDIS_URL
-    mine = prefix(Settings(_env_file=None, database_url=pg_database))
-    keys = [key async for key in client.scan_iter(match=f"{mine}*")]
-    if keys:
-        await client.delete(*keys)
+    await delete_keys(client, prefix(Settings(_env_file=None, database_url=pg_database)))
     await client.aclose()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def key() -> str:
@@ -214,12 +177,7 @@ async def add_subscribers(site: Site, users: list[int], town: str) -> None:
     the dialogs are tested elsewhere, here the numbers matter), with chats open in the fake."""
     clock = SystemClock()
     async with site.db.write() as session:
-        muni = await register(session, town)
-        for user in users:
-            parent = await ensure_parent(session, "telegram", str(user))
-            await give_consent(session, parent, clock)
-            await create_subscription(session, parent, municipality_id=muni.id, categories=[], age=None,
-                                      certificate_only=False, clock=clock)
+        await telegram_subscribers(session, users, town, clock)
     for user in users:
         site.tg.messages.setdefault(user, {})
     await asyncio.sleep(0.05)   # subscribed strictly before the programs are published

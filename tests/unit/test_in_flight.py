@@ -8,32 +8,10 @@ memory — is checked with two `InFlight`s standing for two processes.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 
 import pytest
 
 from bot.in_flight import Busy, InFlight, LocalClaims, PostgresClaims, RedisClaims
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-async def redis():
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        await client.aclose()
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    yield client, prefix
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 async def two_copies(first: InFlight, second: InFlight) -> list[str]:

@@ -20,28 +20,9 @@ from bot.jobs.shared_pacing import SharedPacer
 from core import outbox, outbox_claims
 from core.db import Database
 from core.models import Parent
-from tests.conftest import PG_URL, _drop_pg_schema, _pg_db
+from tests.conftest import PG_URL, REDIS_URL, _drop_pg_schema, _pg_db
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def redis():
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(REDIS_URL, socket_connect_timeout=3, socket_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        await client.aclose()
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
-    prefix = f"test-{uuid.uuid4().hex[:12]}:"
-    yield client, prefix
-    keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
 
 
 # --- the jobs lock ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.handlers.telegram_send import SharedPace, make_bot
 from bot.jobs import scheduler
 from bot.jobs.shared_pacing import AlertGate, SharedLimiter, SharedPacer
-from tests.unit.test_several_processes import REDIS_URL, redis  # noqa: F401 - the fixture
+from tests.conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from sqlalchemy import func, select, text
 from core.db import Database
 from core.demo import seed_demo_if_empty
 from core.models import Program
-from tests.e2e.test_two_processes import PG_ADMIN, pg_database  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.postgres
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +28,7 @@ async def migrate(url: str, workdir: Path) -> tuple[int, bytes]:
     return proc.returncode, out
 
 
-async def test_two_processes_migrating_a_new_database_at_once_both_succeed(pg_database, tmp_path):  # noqa: F811
+async def test_two_processes_migrating_a_new_database_at_once_both_succeed(pg_database, tmp_path):
     dirs = [tmp_path / "a", tmp_path / "b"]
     for d in dirs:
         d.mkdir()
@@ -45,7 +43,7 @@ async def test_two_processes_migrating_a_new_database_at_once_both_succeed(pg_da
         await db.dispose()
 
 
-async def test_two_processes_starting_on_an_empty_catalog_load_the_demo_once(pg_database, tmp_path, clock):  # noqa: F811
+async def test_two_processes_starting_on_an_empty_catalog_load_the_demo_once(pg_database, tmp_path, clock):
     code, out = await migrate(pg_database, tmp_path)
     assert code == 0, out.decode()[-2000:]
     first, second = Database(pg_database), Database(pg_database)
